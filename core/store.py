@@ -1,0 +1,204 @@
+"""The system of record: sources, FAQ entries, documents and index units in SQL (SQLite by default,
+Postgres by ``KB_DATABASE_URL``). The vector index is derived data: ``kb reindex`` rebuilds it from here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, delete, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from core.errors import BackendError
+from core.models import Document, KnowledgeEntry, Unit
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MetaRow(Base):
+    __tablename__ = "kb_meta"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class SourceRow(Base):
+    __tablename__ = "sources"
+    uri: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    ingested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class EntryRow(Base):
+    __tablename__ = "entries"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    alt_questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    category: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    product: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lang: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="live")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    product: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lang: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class UnitRow(Base):
+    __tablename__ = "units"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    entry_id: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    doc_id: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+def _entry(row: EntryRow) -> KnowledgeEntry:
+    return KnowledgeEntry(
+        id=row.id, question=row.question, answer=row.answer, alt_questions=tuple(row.alt_questions or ()),
+        category=row.category, product=row.product, tags=tuple(row.tags or ()), lang=row.lang,
+        source=row.source, metadata=dict(row.extra or {}),
+    )
+
+
+class Store:
+    """Thin repository over SQLAlchemy. Each public method is one transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            kwargs: dict[str, Any] = {}
+            if url.startswith("sqlite"):
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            self._engine: Engine = create_engine(url, **kwargs)
+            Base.metadata.create_all(self._engine)
+        except Exception as exc:  # driver errors vary by database
+            raise BackendError(f"cannot open the system of record at {url}: {exc}") from exc
+
+    def session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    # -- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        with self.session() as s:
+            row = s.get(MetaRow, key)
+            return json.loads(row.value) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.session() as s, s.begin():
+            s.merge(MetaRow(key=key, value=json.dumps(value, ensure_ascii=False, sort_keys=True)))
+
+    # -- sources ----------------------------------------------------------------------------
+    def source_hash(self, uri: str) -> str | None:
+        with self.session() as s:
+            row = s.get(SourceRow, uri)
+            return row.content_hash if row else None
+
+    def source_uris(self) -> list[str]:
+        with self.session() as s:
+            return list(s.scalars(select(SourceRow.uri).order_by(SourceRow.uri)))
+
+    def unit_ids_for_source(self, uri: str) -> set[str]:
+        with self.session() as s:
+            return set(s.scalars(select(UnitRow.id).where(UnitRow.source == uri)))
+
+    def entry_owner(self, entry_ids: Sequence[str]) -> dict[str, str]:
+        """Which source currently holds each of these entry ids."""
+        with self.session() as s:
+            rows = s.execute(select(EntryRow.id, EntryRow.source).where(EntryRow.id.in_(list(entry_ids))))
+            return {r[0]: r[1] for r in rows}
+
+    def replace_source(
+        self,
+        uri: str,
+        kind: str,
+        content_hash: str,
+        entries: Sequence[KnowledgeEntry],
+        documents: Sequence[Document],
+        units: Sequence[Unit],
+    ) -> None:
+        """Make the source's rows exactly these, atomically."""
+        with self.session() as s, s.begin():
+            for table in (UnitRow, EntryRow, DocumentRow):
+                s.execute(delete(table).where(table.source == uri))
+            s.merge(SourceRow(uri=uri, kind=kind, content_hash=content_hash, records=len(entries) + len(documents),
+                              ingested_at=_now()))
+            for e in entries:
+                s.add(EntryRow(
+                    id=e.id, source=uri, question=e.question, answer=e.answer, alt_questions=list(e.alt_questions),
+                    category=e.category, product=e.product, tags=list(e.tags), lang=e.lang, extra=e.metadata,
+                    content_hash=str(e.metadata.get("_hash", "")), status="live",
+                ))
+            for d in documents:
+                s.add(DocumentRow(
+                    id=d.id, source=uri, title=d.title, format=d.format, category=d.category, product=d.product,
+                    tags=list(d.tags), lang=d.lang, extra=d.metadata, content_hash=str(d.metadata.get("_hash", "")),
+                ))
+            for u in units:
+                s.add(UnitRow(id=u.id, source=uri, kind=u.kind, entry_id=u.entry_id, doc_id=u.doc_id,
+                              payload=u.payload()))
+
+    def remove_source(self, uri: str) -> None:
+        with self.session() as s, s.begin():
+            for table in (UnitRow, EntryRow, DocumentRow, SourceRow):
+                s.execute(delete(table).where(table.source == uri) if table is not SourceRow
+                          else delete(SourceRow).where(SourceRow.uri == uri))
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_entry(self, entry_id: str) -> KnowledgeEntry | None:
+        with self.session() as s:
+            row = s.get(EntryRow, entry_id)
+            return _entry(row) if row else None
+
+    def entries(self) -> list[KnowledgeEntry]:
+        with self.session() as s:
+            return [_entry(r) for r in s.scalars(select(EntryRow).order_by(EntryRow.id))]
+
+    def iter_units(self, batch: int = 500) -> Iterator[Unit]:
+        with self.session() as s:
+            for row in s.scalars(select(UnitRow).order_by(UnitRow.id).execution_options(yield_per=batch)):
+                yield Unit.from_payload(row.payload)
+
+    def counts(self) -> dict[str, int]:
+        with self.session() as s:
+            def n(table: Any) -> int:
+                return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+            units_by_kind = dict(s.execute(select(UnitRow.kind, func.count()).group_by(UnitRow.kind)).all())
+            return {
+                "sources": n(SourceRow), "entries": n(EntryRow), "documents": n(DocumentRow), "units": n(UnitRow),
+                "question_units": int(units_by_kind.get("question", 0)),
+                "answer_units": int(units_by_kind.get("answer", 0)),
+                "chunk_units": int(units_by_kind.get("chunk", 0)),
+            }
+
+    def close(self) -> None:
+        self._engine.dispose()

@@ -1,0 +1,132 @@
+"""Adapters from the public data sets in ``../shared/data`` to knowledge-base records and labelled queries.
+
+Each adapter returns a ``Bench``: entries and/or documents to ingest, and dev/test query lists
+(``question``, ``gold_ids``). Dev is for fitting (fusion, calibration); figures are reported on test."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from core.models import Document, KnowledgeEntry
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("KB_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+class Query(BaseModel):
+    id: str
+    question: str
+    gold_ids: list[str]
+    lang: str | None = None
+    expected_decision: str = "answer"
+
+
+class Bench(BaseModel):
+    name: str
+    entries: list[KnowledgeEntry] = []
+    documents: list[Document] = []
+    dev: list[Query] = []
+    test: list[Query] = []
+
+
+def cmrc2018(root: Path | None = None, n_test: int = 500, n_dev: int = 300, seed: int = 0) -> Bench:
+    """Chinese passages as documents; a fixed random ``n_test`` questions reported, ``n_dev`` others for fitting."""
+    data = json.loads(((root or shared_data_dir()) / "cmrc2018" / "cmrc2018_dev.json").read_text(encoding="utf-8"))
+    docs: list[Document] = []
+    queries: list[Query] = []
+    for article in data["data"]:
+        for para in article["paragraphs"]:
+            doc_id = f"cmrc-{para['id']}"
+            title = article.get("title") or para["context"][:20]
+            docs.append(Document(id=doc_id, title=title, body=para["context"], format="text", lang="zh",
+                                 source="cmrc2018"))
+            for qa in para["qas"]:
+                queries.append(Query(id=qa["id"], question=qa["question"], gold_ids=[doc_id], lang="zh"))
+    rng = random.Random(seed)
+    rng.shuffle(queries)
+    return Bench(name="cmrc2018", documents=docs, test=queries[:n_test], dev=queries[n_test : n_test + n_dev])
+
+
+def _dstc_turn_query(log: Sequence[dict[str, str]]) -> str:
+    """The knowledge-seeking user turn with the two turns before it (the entity is usually named earlier)."""
+    return "\n".join(turn["text"] for turn in log[-3:])
+
+
+def dstc11_track5(root: Path | None = None, dev_fraction: float = 0.3) -> Bench:
+    base = (root or shared_data_dir()) / "dstc11_track5"
+    knowledge = json.loads((base / "knowledge.json").read_text(encoding="utf-8"))
+    entries: list[KnowledgeEntry] = []
+    for domain, entities in knowledge.items():
+        for entity_id, entity in entities.items():
+            name = entity.get("name") or ""
+            for doc_id, faq in (entity.get("faqs") or {}).items():
+                entries.append(KnowledgeEntry(
+                    id=f"{domain}:{entity_id}:faq:{doc_id}", question=f"{name}: {faq['question']}",
+                    answer=faq["answer"], category=domain, lang="en", source="dstc11_track5",
+                    metadata={"entity": name},
+                ))
+    logs = json.loads((base / "val" / "logs.json").read_text(encoding="utf-8"))
+    labels = json.loads((base / "val" / "labels.json").read_text(encoding="utf-8"))
+    dev: list[Query] = []
+    test: list[Query] = []
+    for i, (log, label) in enumerate(zip(logs, labels, strict=True)):
+        if not label.get("target"):
+            continue
+        gold = [f"{k['domain']}:{k['entity_id']}:faq:{k['doc_id']}" for k in label.get("knowledge", [])
+                if k.get("doc_type") == "faq"]
+        if not gold:
+            continue
+        q = Query(id=f"val-{i}", question=_dstc_turn_query(log), gold_ids=gold, lang="en")
+        # A fixed, deterministic split by turn index.
+        (dev if (i * 2654435761) % 1000 < dev_fraction * 1000 else test).append(q)
+    return Bench(name="dstc11_track5", entries=entries, dev=dev, test=test)
+
+
+def load_eval_file(path: Path, split: str | None = None) -> list[Query]:
+    """Rows of an evaluation JSONL file (``question``, ``gold_ids``, optional ``split``...)."""
+    from core.errors import BadInput
+
+    if not path.is_file():
+        raise BadInput(f"no such evaluation file: {path}")
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"{path} line {n}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or not row.get("question"):
+            raise BadInput(f"{path} line {n}: needs a 'question' field")
+        if split and row.get("split") != split:
+            continue
+        out.append(Query(id=str(row.get("id", f"line-{n}")), question=row["question"],
+                         gold_ids=list(row.get("gold_ids") or []), lang=row.get("lang"),
+                         expected_decision=row.get("expected_decision", "answer")))
+    if not out:
+        raise BadInput(f"{path}: no questions" + (f" in split {split!r}" if split else ""))
+    return out
+
+
+def sample_eval(path: Path | None = None) -> tuple[list[Query], list[Query]]:
+    """(dev, test) queries of the sample corpus's evaluation file, all of them (handoffs included)."""
+    path = path or REPO / "corpora" / "sample" / "eval.jsonl"
+    dev: list[Query] = []
+    test: list[Query] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        q = Query(id=row["id"], question=row["question"], gold_ids=row.get("gold_ids") or [], lang=row.get("lang"),
+                  expected_decision=row.get("expected_decision", "answer"))
+        (dev if row.get("split") == "dev" else test).append(q)
+    return dev, test

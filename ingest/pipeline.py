@@ -1,0 +1,241 @@
+"""Ingestion: files -> entries/documents -> units -> embeddings + BM25 vectors -> index, recorded in the
+system of record. Incremental (unchanged sources are skipped, changed ones diffed by unit id) and
+idempotent (content-derived ids, index written before the record, so a crash is repaired by re-running)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from retrieval.bm25 import BM25Params, doc_sparse
+from retrieval.tokenize import Tokenizer
+
+from core.errors import BadInput
+from core.models import Document, KnowledgeEntry, Unit
+from core.store import Store
+from ingest.readers import DOC_SUFFIXES, FAQ_SUFFIXES, Quarantined, discover, read_document, read_faq
+from ingest.units import document_units, entry_units
+from retrieval.embed import Embedder
+from retrieval.index import IndexPoint, VectorIndex
+
+log = logging.getLogger(__name__)
+STATS_KEY = "bm25_stats"
+
+ProgressFactory = Callable[[int, str], "Progress"]
+
+
+class Progress:
+    """Minimal progress sink; the CLI passes a tqdm-backed one."""
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class IngestReport(BaseModel):
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    entries: int = 0
+    documents: int = 0
+    units_added: int = 0
+    units_removed: int = 0
+    quarantined: list[Quarantined] = Field(default_factory=list)
+    encodings: dict[str, str] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.files} files: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.removed} removed, {self.failed} failed; {self.entries} entries, {self.documents} documents; "
+            f"{self.units_added} units indexed, {self.units_removed} removed; "
+            f"{len(self.quarantined)} records quarantined; {self.seconds:.1f}s"
+        )
+
+
+class Ingestor:
+    def __init__(
+        self, store: Store, embedder: Embedder, tokenizer: Tokenizer, index: VectorIndex,
+        bm25: BM25Params, build_fingerprint: str, chunk_max_tokens: int = 220, chunk_overlap_tokens: int = 40,
+        quarantine_path: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.index = index
+        self.bm25 = bm25
+        self.fingerprint = build_fingerprint
+        self.chunk_max_tokens = chunk_max_tokens
+        self.chunk_overlap_tokens = chunk_overlap_tokens
+        self.quarantine_path = quarantine_path
+
+    # -- vectors ----------------------------------------------------------------------------
+    def _avgdl(self, new_lengths: Sequence[int]) -> float:
+        """Average unit length in tokens, as a running total over everything indexed so far.
+
+        Units indexed earlier keep the weights they got; ``kb reindex`` recomputes all with the exact
+        average. The drift is small once a knowledge base has more than a few hundred units."""
+        stats = self.store.get_meta(STATS_KEY) or {"units": 0, "tokens": 0}
+        units = stats["units"] + len(new_lengths)
+        tokens = stats["tokens"] + sum(new_lengths)
+        self.store.set_meta(STATS_KEY, {"units": units, "tokens": tokens})
+        return max(tokens / units, 1.0) if units else 1.0
+
+    def embed_units(
+        self, units: Sequence[Unit], progress: Progress | None = None, batch: int = 64, avgdl: float | None = None,
+    ) -> None:
+        """Embed, BM25-weight and upsert units into the index, in batches. ``avgdl`` fixes the average
+        length (reindex); otherwise the running average is used and updated."""
+        for start in range(0, len(units), batch):
+            part = units[start : start + batch]
+            questions = [u for u in part if u.kind == "question"]
+            passages = [u for u in part if u.kind != "question"]
+            vectors = {}
+            if questions:
+                vectors.update(zip([u.id for u in questions], self.embedder.embed_queries([u.text for u in questions]),
+                                   strict=True))
+            if passages:
+                vectors.update(zip([u.id for u in passages], self.embedder.embed_passages([u.text for u in passages]),
+                                   strict=True))
+            tokens = [self.tokenizer.tokenize(u.text) for u in part]
+            dl = avgdl if avgdl is not None else self._avgdl([len(t) for t in tokens])
+            points = [
+                IndexPoint(u.id, vectors[u.id], doc_sparse(t, dl, self.bm25), {**u.payload(), "ntok": len(t)})
+                for u, t in zip(part, tokens, strict=True)
+            ]
+            self.index.upsert(points)
+            if progress:
+                progress.update(len(part))
+
+    # -- sources ----------------------------------------------------------------------------
+    def _parse(self, path: Path, uri: str, report: IngestReport) -> tuple[str, list[KnowledgeEntry], list[Document]]:
+        suffix = path.suffix.lower()
+        if suffix in FAQ_SUFFIXES:
+            entries, bad, encoding = read_faq(path, uri)
+            report.quarantined.extend(bad)
+            report.encodings[uri] = encoding
+            owners = self.store.entry_owner([e.id for e in entries])
+            kept = []
+            for e in entries:
+                owner = owners.get(e.id)
+                if owner is not None and owner != uri:
+                    report.quarantined.append(Quarantined(
+                        source=uri, location=f"id {e.id}", reason=f"entry id already belongs to {owner}"))
+                else:
+                    kept.append(e)
+            return "faq", kept, []
+        if suffix in DOC_SUFFIXES:
+            doc, encoding = read_document(path, uri)
+            report.encodings[uri] = encoding
+            return "document", [], [doc]
+        raise BadInput(f"unsupported file type: {path}")
+
+    def ingest_file(self, path: Path, report: IngestReport, progress_factory: ProgressFactory | None = None) -> None:
+        uri = str(path.resolve())
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw + self.fingerprint.encode()).hexdigest()[:32]
+        previous = self.store.source_hash(uri)
+        if previous == digest:
+            report.unchanged += 1
+            return
+        try:
+            kind, entries, documents = self._parse(path, uri, report)
+        except BadInput as exc:
+            report.failed += 1
+            report.quarantined.append(Quarantined(source=uri, location="file", reason=str(exc)))
+            return
+        self.write_source(uri, kind, digest, entries, documents, report, progress_factory, label=path.name,
+                          previous=previous)
+
+    def write_source(
+        self, uri: str, kind: str, digest: str, entries: Sequence[KnowledgeEntry], documents: Sequence[Document],
+        report: IngestReport, progress_factory: ProgressFactory | None = None, label: str = "",
+        previous: str | None = None,
+    ) -> None:
+        """Make the index and the record hold exactly these entries/documents for ``uri``.
+
+        Only units whose content-derived id is new are embedded; units that disappeared are deleted.
+        The index is written first and the record last, so an interrupted run is finished by the next."""
+        units: list[Unit] = []
+        for e in entries:
+            units.extend(entry_units(e))
+        for d in documents:
+            units.extend(document_units(d, self.chunk_max_tokens, self.chunk_overlap_tokens))
+        old_ids = self.store.unit_ids_for_source(uri)
+        new_units = [u for u in units if u.id not in old_ids]
+        removed = sorted(old_ids - {u.id for u in units})
+        progress = progress_factory(len(new_units), label or uri) if progress_factory and new_units else None
+        try:
+            self.embed_units(new_units, progress)
+        finally:
+            if progress:
+                progress.close()
+        self.index.delete(removed)
+        self.index.flush()
+        self.store.replace_source(uri, kind, digest, entries, documents, units)
+        report.units_added += len(new_units)
+        report.units_removed += len(removed)
+        report.entries += len(entries)
+        report.documents += len(documents)
+        if previous is None:
+            report.added += 1
+        else:
+            report.updated += 1
+
+    def remove_source(self, uri: str) -> int:
+        ids = sorted(self.store.unit_ids_for_source(uri))
+        self.index.delete(ids)
+        self.index.flush()
+        self.store.remove_source(uri)
+        return len(ids)
+
+    def ingest(
+        self, paths: Sequence[Path], prune: bool = False, progress_factory: ProgressFactory | None = None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        files = discover(paths)
+        report.files = len(files)
+        for path in files:
+            self.ingest_file(path, report, progress_factory)
+        if prune:
+            seen = {str(p.resolve()) for p in files}
+            roots = [str(p.resolve()) for p in paths if p.is_dir()]
+            for uri in self.store.source_uris():
+                if uri not in seen and any(uri.startswith(root.rstrip("/") + "/") for root in roots):
+                    report.units_removed += self.remove_source(uri)
+                    report.removed += 1
+        if report.quarantined and self.quarantine_path is not None:
+            self.quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.quarantine_path.open("a", encoding="utf-8") as fh:
+                for q in report.quarantined:
+                    fh.write(json.dumps(q.model_dump(), ensure_ascii=False) + "\n")
+        report.seconds = time.perf_counter() - started
+        log.info("ingest: %s", report.summary())
+        return report
+
+    def reindex(self, progress_factory: ProgressFactory | None = None) -> int:
+        """Rebuild the whole index from the system of record with exact BM25 statistics."""
+        units = list(self.store.iter_units())
+        self.index.clear()
+        lengths = [len(self.tokenizer.tokenize(u.text)) for u in units]
+        self.store.set_meta(STATS_KEY, {"units": len(units), "tokens": sum(lengths)})
+        exact = max(sum(lengths) / len(units), 1.0) if units else 1.0
+        progress = progress_factory(len(units), "reindex") if progress_factory and units else None
+        try:
+            self.embed_units(units, progress, avgdl=exact)
+        finally:
+            if progress:
+                progress.close()
+        self.index.flush()
+        return len(units)

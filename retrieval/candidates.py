@@ -1,0 +1,105 @@
+"""Group index hits into answerable candidates and compute their fusion features (pure).
+
+A candidate is an FAQ entry (all of its question/answer points together) or one document chunk.
+Grouping matters: an FAQ entry can match through its question, an alternative phrasing or its
+answer, and should appear once, with the question match and the answer match as separate features."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from retrieval.fusion import rrf_term
+from retrieval.index import IndexHit
+
+
+@dataclass
+class Candidate:
+    key: str
+    is_faq: bool
+    payload: dict[str, Any]
+    matched: dict[str, Any] | None = None
+    dense_q: float | None = None
+    dense_p: float | None = None
+    bm25_q: float | None = None
+    bm25_p: float | None = None
+    rank_dense: int | None = None
+    rank_bm25: int | None = None
+    features: dict[str, float] = field(default_factory=dict)
+
+
+def candidate_key(payload: dict[str, Any]) -> str:
+    return f"entry:{payload['entry_id']}" if payload.get("entry_id") else f"chunk:{payload['unit_id']}"
+
+
+def _merge(best: float | None, score: float) -> float:
+    return score if best is None else max(best, score)
+
+
+def build_candidates(dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int = 60) -> list[Candidate]:
+    """Candidates in order of first appearance (dense first), with features filled in."""
+    by_key: dict[str, Candidate] = {}
+    order: list[str] = []
+
+    def get(hit: IndexHit) -> Candidate:
+        key = candidate_key(hit.payload)
+        if key not in by_key:
+            by_key[key] = Candidate(key=key, is_faq=bool(hit.payload.get("entry_id")), payload=hit.payload)
+            order.append(key)
+        return by_key[key]
+
+    for rank_list, name in ((dense, "dense"), (bm25, "bm25")):
+        seen: set[str] = set()
+        for hit in rank_list:
+            cand = get(hit)
+            is_question = hit.payload.get("kind") == "question"
+            if name == "dense":
+                if is_question:
+                    cand.dense_q = _merge(cand.dense_q, hit.score)
+                else:
+                    cand.dense_p = _merge(cand.dense_p, hit.score)
+                if cand.matched is None or is_question:
+                    cand.matched = cand.matched or hit.payload
+            else:
+                if is_question:
+                    cand.bm25_q = _merge(cand.bm25_q, hit.score)
+                else:
+                    cand.bm25_p = _merge(cand.bm25_p, hit.score)
+            if cand.key not in seen:
+                seen.add(cand.key)
+                if name == "dense":
+                    cand.rank_dense = len(seen)
+                else:
+                    cand.rank_bm25 = len(seen)
+
+    cands = [by_key[key] for key in order]
+    _fill_features(cands, dense, bm25, k)
+    return cands
+
+
+def _fill_features(cands: list[Candidate], dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int) -> None:
+    # A candidate missing from the dense list scored at most the list's lowest score: use that bound.
+    dense_floor = min((h.score for h in dense), default=0.0)
+    top_dense = max((h.score for h in dense), default=0.0)
+    top_bm25 = max((h.score for h in bm25), default=0.0) or 1.0
+    for c in cands:
+        dq = c.dense_q if c.dense_q is not None else (dense_floor if c.is_faq else 0.0)
+        dp = c.dense_p if c.dense_p is not None else dense_floor
+        best_dense = max(c.dense_q or dense_floor, c.dense_p or dense_floor)
+        bq = (c.bm25_q or 0.0) / top_bm25
+        bp = (c.bm25_p or 0.0) / top_bm25
+        c.features = {
+            "dense": best_dense,
+            "dense_gap": best_dense - top_dense,
+            "dense_q": dq,
+            "dense_p": dp,
+            "bm25_norm": max(bq, bp),
+            "bm25_q_norm": bq,
+            "bm25_p_norm": bp,
+            "rrf_dense": rrf_term(c.rank_dense, k),
+            "rrf_bm25": rrf_term(c.rank_bm25, k),
+            "in_dense": 1.0 if c.rank_dense is not None else 0.0,
+            "in_bm25": 1.0 if c.rank_bm25 is not None else 0.0,
+            "is_faq": 1.0 if c.is_faq else 0.0,
+        }

@@ -1,0 +1,127 @@
+"""Qdrant Edge backend: Qdrant's Rust engine in-process, persisted under the knowledge base's home.
+
+Chosen as the embedded default over qdrant-client's local mode because it is the real engine
+(HNSW, payload filtering, sparse vectors with IDF) and ~10x faster: 1.2 ms vs 10.5 ms exact search
+on 10k 384-d points here, 0.6-1.3 ms vs 119 ms with HNSW at 100k (see ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from core.errors import BackendError
+from core.ids import point_uuid
+from core.models import Filters
+from retrieval.bm25 import SparseVec
+from retrieval.index import DENSE, SPARSE, IndexHit, IndexPoint
+
+
+def edge_filter(filters: Filters | None) -> qe.Filter | None:
+    if filters is None or filters.is_empty():
+        return None
+    must: list[Any] = [qe.FieldCondition(key=name, match=qe.MatchAny(any=values)) for name, values in filters.items()]
+    return qe.Filter(must=must)
+
+
+class EdgeIndex:
+    """One Edge shard in ``path``. Thread-safe for the service: writes are serialised by a lock."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self._path = Path(path)
+        self._dim = dim
+        self._lock = threading.Lock()
+        self._shard = self._open()
+
+    def _config(self) -> qe.EdgeConfig:
+        return qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=self._dim, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+
+    def _open(self) -> qe.EdgeShard:
+        try:
+            if self._path.exists() and any(self._path.iterdir()):
+                return qe.EdgeShard.load(str(self._path), self._config())
+            self._path.mkdir(parents=True, exist_ok=True)
+            return qe.EdgeShard.create(str(self._path), self._config())
+        except Exception as exc:  # the binding raises plain Exceptions; keep the cause, name the path
+            raise BackendError(f"cannot open Qdrant Edge shard at {self._path}: {exc}") from exc
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        if not points:
+            return
+        edge_points = [
+            qe.Point(
+                id=point_uuid(p.unit_id),
+                vector={
+                    DENSE: [float(x) for x in np.asarray(p.dense, dtype=np.float32)],
+                    SPARSE: qe.SparseVector(indices=list(p.sparse.indices), values=list(p.sparse.values)),
+                },
+                payload=p.payload,
+            )
+            for p in points
+        ]
+        with self._lock:
+            self._shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+    def delete(self, unit_ids: Sequence[str]) -> None:
+        if not unit_ids:
+            return
+        with self._lock:
+            self._shard.update(qe.UpdateOperation.delete_points([point_uuid(u) for u in unit_ids]))
+
+    def _query(self, query: Any, limit: int, filters: Filters | None) -> list[IndexHit]:
+        request = qe.QueryRequest(limit=limit, query=query, filter=edge_filter(filters), with_payload=True)
+        points = self._shard.query(request)
+        return [IndexHit(str(p.payload["unit_id"]), float(p.score), dict(p.payload or {})) for p in points]
+
+    def search_dense(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[IndexHit]:
+        query = qe.Query.Nearest([float(x) for x in np.asarray(vector, dtype=np.float32)], using=DENSE)
+        return self._query(query, limit, filters)
+
+    def search_sparse(self, vector: SparseVec, limit: int, filters: Filters | None = None) -> list[IndexHit]:
+        if not vector.indices:
+            return []
+        sparse = qe.SparseVector(indices=list(vector.indices), values=list(vector.values))
+        query = qe.Query.Nearest(sparse, using=SPARSE)
+        return self._query(query, limit, filters)
+
+    def count(self) -> int:
+        return int(self._shard.count(qe.CountRequest(exact=True)))
+
+    def unit_ids(self) -> set[str]:
+        ids: set[str] = set()
+        offset: Any = None
+        while True:
+            records, offset = self._shard.scroll(
+                qe.ScrollRequest(offset=offset, limit=1000, with_payload=["unit_id"], with_vector=False)
+            )
+            ids.update(str(r.payload["unit_id"]) for r in records if r.payload)
+            if offset is None or not records:
+                return ids
+
+    def clear(self) -> None:
+        with self._lock:
+            self._shard.close()
+            shutil.rmtree(self._path, ignore_errors=True)
+            self._shard = self._open()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._shard.flush()
+
+    def optimize(self) -> None:
+        """Build HNSW and merge segments; worth it after a large ingest."""
+        with self._lock:
+            self._shard.optimize()
+
+    def close(self) -> None:
+        with self._lock:
+            self._shard.flush()
+            self._shard.close()

@@ -1,0 +1,125 @@
+"""Hybrid search: dense (Qdrant) + BM25 (Qdrant sparse vectors with IDF) + learned fusion."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from core.errors import BadInput
+from core.models import Filters, SearchHit
+from retrieval.bm25 import query_sparse
+from retrieval.candidates import Candidate, build_candidates
+from retrieval.embed import Embedder
+from retrieval.fusion import FusionModel, rank_by
+from retrieval.index import VectorIndex
+from retrieval.tokenize import Tokenizer
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MAX_QUERY_CHARS = 2000
+
+
+@dataclass
+class Timings:
+    """Milliseconds per stage of one query (for latency reports)."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, start: float) -> float:
+        now = time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + (now - start) * 1000.0
+        return now
+
+
+def candidate_to_hit(c: Candidate, score: float) -> SearchHit:
+    p = c.payload
+    meta = dict(p.get("metadata") or {})
+    if c.is_faq:
+        matched = c.matched or p
+        return SearchHit(
+            entry_id=p["entry_id"], chunk_id=str(matched["unit_id"]), kind=matched.get("kind", "question"),
+            text=meta.get("answer", p.get("text", "")), score=score, source=p.get("source", ""),
+            question=meta.get("question"), answer=meta.get("answer"),
+            metadata={"category": p.get("category"), "product": p.get("product"), "lang": p.get("lang"),
+                      "tags": p.get("tags") or [], "matched_text": matched.get("text"),
+                      **{k: v for k, v in meta.items() if k not in ("question", "answer")}},
+            features=c.features,
+        )
+    return SearchHit(
+        doc_id=p.get("doc_id"), chunk_id=str(p["unit_id"]), kind="chunk", text=p.get("text", ""), score=score,
+        source=p.get("source", ""), title=p.get("title"), section=p.get("section"),
+        char_start=p.get("char_start"), char_end=p.get("char_end"),
+        metadata={"category": p.get("category"), "product": p.get("product"), "lang": p.get("lang"),
+                  "tags": p.get("tags") or [], "position": p.get("position"), **meta},
+        features=c.features,
+    )
+
+
+class HybridSearcher:
+    """Stateless per query; holds the loaded parts. Safe to share between threads."""
+
+    def __init__(
+        self, embedder: Embedder, tokenizer: Tokenizer, index: VectorIndex, fusion: FusionModel,
+        candidates: int = 50,
+    ) -> None:
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.index = index
+        self.fusion = fusion
+        self.n_candidates = candidates
+
+    def embed_query(self, query: str) -> np.ndarray:
+        return self.embedder.embed_queries([query])[0]
+
+    def candidates(
+        self, query: str, filters: Filters | None = None, vector: np.ndarray | None = None,
+        timings: Timings | None = None,
+    ) -> list[Candidate]:
+        """Dense and BM25 hits grouped into candidates with fusion features, unranked."""
+        query = query.strip()
+        if not query:
+            raise BadInput("empty query")
+        if len(query) > MAX_QUERY_CHARS:
+            raise BadInput(f"query too long: {len(query)} characters (max {MAX_QUERY_CHARS})")
+        t = timings or Timings()
+        start = time.perf_counter()
+        qvec = vector if vector is not None else self.embed_query(query)
+        start = t.add("embed", start)
+        dense = self.index.search_dense(qvec, self.n_candidates, filters)
+        start = t.add("dense", start)
+        sparse = query_sparse(self.tokenizer.tokenize(query))
+        bm25 = self.index.search_sparse(sparse, self.n_candidates, filters)
+        start = t.add("bm25", start)
+        cands = build_candidates(dense, bm25, k=getattr(self.fusion, "k", 60))
+        t.add("fusion", start)
+        return cands
+
+    def rank(self, cands: Sequence[Candidate], mode: Mode = "hybrid") -> list[tuple[Candidate, float]]:
+        if mode == "hybrid":
+            scored = [(c, self.fusion.score(c.features)) for c in cands]
+            order = rank_by([c.features for c in cands], self.fusion)
+            return [scored[i] for i in order]
+        if mode == "dense":
+            pool = [c for c in cands if c.features["in_dense"]]
+            return sorted(((c, c.features["dense"]) for c in pool), key=lambda x: -x[1])
+        if mode == "bm25":
+            pool = [c for c in cands if c.features["in_bm25"]]
+            return sorted(((c, c.features["bm25_norm"]) for c in pool), key=lambda x: -x[1])
+        raise BadInput(f"unknown search mode {mode!r}")
+
+    def search(
+        self, query: str, top_k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid",
+        vector: np.ndarray | None = None, timings: Timings | None = None,
+    ) -> list[SearchHit]:
+        if top_k < 1 or top_k > 100:
+            raise BadInput(f"top_k must be between 1 and 100, got {top_k}")
+        t = timings or Timings()
+        cands = self.candidates(query, filters, vector, t)
+        start = time.perf_counter()
+        ranked = self.rank(cands, mode)[:top_k]
+        hits = [candidate_to_hit(c, score) for c, score in ranked]
+        t.add("rank", start)
+        return hits

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The demo: ingest the sample corpus, start the API, send example requests, keep serving.
+# DEMO_EXIT=1 stops the server after the examples (used by tests and CI-like checks).
+set -euo pipefail
+BIN=${BIN:-.venv/bin}
+export KB_HOME=${KB_HOME:-./kb-data}
+PORT=${PORT:-8000}
+URL="http://127.0.0.1:${PORT}"
+
+echo "== ingesting the sample corpus into ${KB_HOME}"
+"$BIN/kb" ingest corpora/sample/faq.jsonl corpora/sample/docs --user-dict corpora/sample/userdict.txt
+"$BIN/kb" stats | head -8
+
+echo "== starting the API on ${URL} (docs at ${URL}/docs)"
+"$BIN/kb" serve --port "$PORT" > "${KB_HOME}/serve.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  if curl -fs "${URL}/readyz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 $SERVER 2>/dev/null; then echo "server failed to start:"; cat "${KB_HOME}/serve.log"; exit 1; fi
+  sleep 0.5
+done
+
+ask() {
+  echo
+  echo "\$ curl -s ${URL}/v1/ask -H 'content-type: application/json' -d '$1'"
+  curl -s "${URL}/v1/ask" -H 'content-type: application/json' -d "$1" | "$BIN/python" -m json.tool --no-ensure-ascii
+}
+ask '{"question": "扫地机器人充不上电怎么办"}'
+ask '{"question": "how long does a refund take to reach my card?"}'
+ask '{"question": "Hub X2 的指示灯一直红色闪烁是什么意思", "filters": {"lang": "zh"}}'
+ask '{"question": "can I apply for a job at your company?"}'
+echo
+echo "\$ curl -s ${URL}/v1/search -H 'content-type: application/json' -d '{\"query\": \"发票\", \"top_k\": 3}'"
+curl -s "${URL}/v1/search" -H 'content-type: application/json' -d '{"query": "发票", "top_k": 3}' \
+  | "$BIN/python" -m json.tool --no-ensure-ascii | head -40
+
+if [ "${DEMO_EXIT:-0}" = "1" ]; then exit 0; fi
+echo
+echo "== serving on ${URL}; try the requests above or ${URL}/docs. Ctrl-C to stop."
+wait $SERVER
