@@ -1,0 +1,90 @@
+"""Calibration and decisions: exact, hand-computed expectations."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.answer import best_extract, decide, split_sentences
+from api.calibration import (
+    SIGNALS,
+    Calibration,
+    coverage_precision,
+    fit_calibration,
+    signals,
+    threshold_for_precision,
+)
+from core.errors import BadInput
+from core.models import SearchHit
+from retrieval.tokenize import Tokenizer, TokenizerConfig
+
+
+def faq_hit(entry: str, score: float, **features: float) -> SearchHit:
+    return SearchHit(entry_id=entry, chunk_id=f"{entry}:q", kind="question", text=f"answer {entry}", score=score,
+                     question=f"question {entry}", answer=f"answer {entry}", features={"is_faq": 1.0, **features})
+
+
+def test_threshold_for_precision() -> None:
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5]
+    correct = [True, True, False, True, False]
+    # cumulative precision: 1/1, 2/2, 2/3, 3/4, 3/5
+    assert threshold_for_precision(scores, correct, 0.75) == 0.6
+    assert threshold_for_precision(scores, correct, 0.9) == 0.8
+    assert threshold_for_precision(scores, correct, 0.5) == 0.5
+    # unreachable -> above every score: nothing is answered
+    assert threshold_for_precision([0.4, 0.3], [False, False], 0.9) > 0.4
+
+
+def test_threshold_does_not_cut_between_equal_scores() -> None:
+    assert threshold_for_precision([0.9, 0.5, 0.5], [True, True, False], 0.9) == 0.9
+
+
+def test_coverage_precision() -> None:
+    assert coverage_precision([0.9, 0.8, 0.2], [True, False, True], 0.5) == (2 / 3, 0.5)
+
+
+def test_signals_of_a_ranked_list() -> None:
+    hits = [faq_hit("a", 0.8, dense=0.95, dense_q=0.95, in_dense=1, in_bm25=1, bm25_norm=1.0),
+            faq_hit("a", 0.7), faq_hit("b", 0.5, dense=0.9)]
+    s = signals(hits)
+    assert s["top"] == 0.8 and s["second"] == 0.5 and s["margin"] == pytest.approx(0.3)
+    assert s["dense_gap2"] == pytest.approx(0.05) and s["in_both"] == 1.0 and s["is_faq"] == 1.0
+    assert signals([]) == dict.fromkeys(SIGNALS, 0.0)
+
+
+def test_fit_calibration_separates_and_derives_threshold() -> None:
+    rows, correct = [], []
+    for i in range(40):
+        good = i % 2 == 0
+        rows.append({**dict.fromkeys(SIGNALS, 0.0), "top": 0.9 if good else 0.3, "margin": 0.1 * (i % 5)})
+        correct.append(good)
+    cal = fit_calibration(rows, correct, target_precision=0.9)
+    assert cal.confidence(rows[0]) > 0.9 > 0.1 > cal.confidence(rows[1])
+    # the lowest threshold that keeps out-of-fold precision >= 0.9: all 20 right ones plus at most 2 wrong
+    assert cal.dev_precision is not None and cal.dev_precision >= 0.9
+    assert cal.dev_coverage is not None and 0.5 <= cal.dev_coverage <= 0.55
+    with pytest.raises(BadInput):
+        fit_calibration(rows[:5], correct[:5])
+
+
+def test_decisions() -> None:
+    tok = Tokenizer(TokenizerConfig())
+    cal = Calibration(coef=tuple(1.0 if s == "top" else 0.0 for s in SIGNALS), intercept=0.0, answer_threshold=0.7)
+    # confident -> answer with the stored answer and a citation
+    answer, decision, conf, cites, related = decide("q", [faq_hit("a", 2.0), faq_hit("b", 0.1)], cal, 0.5, tok)
+    assert (answer, decision) == ("answer a", "answer") and cites[0].entry_id == "a"
+    assert [r.entry_id for r in related] == ["b"]
+    # two close, different entries, not confident -> clarify with both as choices
+    _, decision, _, _, related = decide("q", [faq_hit("a", 0.6), faq_hit("b", 0.58)], cal, 0.5, tok)
+    assert decision == "clarify" and [r.entry_id for r in related] == ["a", "b"]
+    # nothing good -> handoff
+    answer, decision, _, _, _ = decide("q", [faq_hit("a", -3.0)], cal, 0.5, tok)
+    assert (answer, decision) == (None, "handoff")
+    assert decide("q", [], cal, 0.5, tok)[1] == "handoff"
+
+
+def test_document_extract_is_span_exact() -> None:
+    tok = Tokenizer(TokenizerConfig())
+    text = "Guide > Batteries\nThe lock uses four AA batteries. Replace them when the LED blinks red. Enjoy."
+    start, end, extract = best_extract("when should I replace the batteries", text, tok, max_sentences=1)
+    assert extract == "Replace them when the LED blinks red." and text[start:end].strip() == extract
+    assert [s[2] for s in split_sentences("退货。好的！Then go. Done")] == ["退货。", "好的！", "Then go.", "Done"]
