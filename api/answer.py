@@ -32,20 +32,31 @@ def split_sentences(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+def _cjk_chars(text: str) -> set[str]:
+    return {c for c in text if "\u4e00" <= c <= "\u9fff"}
+
+
 def best_extract(question: str, text: str, tokenizer: Tokenizer, max_sentences: int = 2) -> tuple[int, int, str]:
-    """The (start, end, text) of the sentences of ``text`` that share most terms with the question,
-    as one contiguous span in document order. Breadcrumb lines (``A > B``) are skipped."""
+    """The (start, end, text) span of ``text`` that best answers the question: the sentence sharing most
+    terms (and, for Chinese, characters) with it, plus the next sentence when that one also shares some.
+    Breadcrumb lines (``A > B``) are skipped."""
     q_terms = set(tokenizer.tokenize(question))
-    spans = [s for s in split_sentences(text) if " > " not in s[2] or len(split_sentences(text)) == 1]
+    q_chars = _cjk_chars(question)
+    all_spans = split_sentences(text)
+    spans = [s for s in all_spans if " > " not in s[2]] or all_spans
     if not spans:
         return 0, len(text), text.strip()
-    scored = []
-    for i, (_, _, sent) in enumerate(spans):
-        terms = tokenizer.tokenize(sent)
-        overlap = len(q_terms.intersection(terms)) / (1.0 + 0.02 * len(terms))
-        scored.append((overlap, -i, i))
-    best = max(scored)[2]
-    last = min(best + max_sentences - 1, len(spans) - 1)
+
+    def score(sentence: str) -> float:
+        terms = tokenizer.tokenize(sentence)
+        overlap = len(q_terms.intersection(terms)) + 0.5 * len(q_chars & _cjk_chars(sentence))
+        return overlap / (1.0 + 0.02 * len(terms))
+
+    scores = [score(s[2]) for s in spans]
+    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+    last = best
+    while last + 1 < len(spans) and last - best + 1 < max_sentences and scores[last + 1] > 0:
+        last += 1
     start, end = spans[best][0], spans[last][1]
     return start, end, text[start:end].strip()
 
