@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from retrieval.tokenize import Tokenizer
-
 from core.models import SearchHit
+from retrieval.tokenize import Tokenizer
 
 from .calibration import Calibration, signals
 from .schemas import Citation, Decision, Related
@@ -103,13 +102,18 @@ def decide(
             return None, "clarify", confidence, [], related_from(close, None, limit=4)
         return None, "handoff", confidence, [], related_from(hits, None)
     related = related_from(hits, top.target_id)
+    citation = citation_for(question, top, tokenizer)
     if top.entry_id:
-        citation = Citation(entry_id=top.entry_id, chunk_id=top.chunk_id, source=top.source,
-                            snippet=(top.question or "")[:200])
         return top.answer or top.text, "answer", confidence, [citation], related
-    start, end, extract = best_extract(question, top.text, tokenizer)
-    citation = Citation(
-        doc_id=top.doc_id, chunk_id=top.chunk_id, source=top.source, title=top.title, section=top.section,
-        snippet=extract[:300], char_start=start, char_end=end,  # span within the chunk text
-    )
-    return extract, "answer", confidence, [citation], related
+    return citation.snippet, "answer", confidence, [citation], related
+
+
+def citation_for(question: str, hit: SearchHit, tokenizer: Tokenizer) -> Citation:
+    """The citation of a hit: the entry and its question, or the document extract with its character span
+    within the chunk's text."""
+    if hit.entry_id:
+        return Citation(entry_id=hit.entry_id, chunk_id=hit.chunk_id, source=hit.source,
+                        snippet=(hit.question or "")[:200])
+    start, end, extract = best_extract(question, hit.text, tokenizer)
+    return Citation(doc_id=hit.doc_id, chunk_id=hit.chunk_id, source=hit.source, title=hit.title,
+                    section=hit.section, snippet=extract, char_start=start, char_end=end)

@@ -4,16 +4,17 @@ the service loads once in the lifespan (or is handed in by tests)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from core.errors import KBError, NotReady
 from core.settings import Settings
@@ -80,6 +81,16 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     @app.post("/v1/ask", response_model=AskResponse)
     def ask(body: AskRequest, service: Service) -> AskResponse:
         return service.ask(body)
+
+    @app.post("/v1/ask/stream")
+    def ask_stream(body: AskRequest, service: Service) -> StreamingResponse:
+        """The same decision as /v1/ask as server-sent events: ``meta``, ``delta``..., ``done``."""
+
+        def events() -> Iterator[str]:
+            for event, data in service.ask_stream(body):
+                yield f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     @app.get("/v1/stats")
     def stats(service: Service) -> dict[str, object]:

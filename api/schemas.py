@@ -70,6 +70,9 @@ class AskResponse(BaseModel):
     related: list[Related] = Field(default_factory=list)
     request_id: str
     latency_ms: float
+    answer_source: Literal["faq", "extract", "llm"] | None = Field(
+        default=None, description="Stored FAQ answer, extract from a document, or composed by the LLM.")
+    query: str | None = Field(default=None, description="The question as searched, when a follow-up was expanded.")
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

@@ -7,27 +7,30 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ingest.chunking import CHUNKER_VERSION
-from retrieval.bm25 import BM25Params
-from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
-
-from core.errors import BadInput, NotReady
+from core.errors import BackendError, BadInput, NotReady
 from core.manifest import META_KEY, Manifest
 from core.models import Filters, SearchHit
 from core.settings import Settings
 from core.store import Store
+from core.text import detect_lang
+from ingest.chunking import CHUNKER_VERSION
 from ingest.pipeline import Ingestor, IngestReport, ProgressFactory
+from retrieval.bm25 import BM25Params
 from retrieval.embed import Embedder, build_embedder
 from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
 from retrieval.index import VectorIndex
 from retrieval.searcher import HybridSearcher, Mode, Timings
+from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
 
-from .answer import decide
+from .answer import citation_for, decide
 from .calibration import Calibration, default_calibration, fit_calibration, signals
+from .conversation import contextualize
+from .generate import Generator, OpenAIGenerator, Passage, parse_generated
+from .rerank import Reranker, build_reranker
 from .schemas import AskRequest, AskResponse
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,11 @@ class KnowledgeBase:
         self.bm25 = BM25Params(k1=settings.bm25_k1, b=settings.bm25_b)
         self.searcher = HybridSearcher(embedder, tokenizer, index, fusion, candidates=settings.candidates)
         self.calibration = calibration
+        self.reranker: Reranker | None = build_reranker(settings)
+        self.generator: Generator | None = (
+            OpenAIGenerator(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
+            if settings.llm_base_url else None
+        )
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -149,21 +157,91 @@ class KnowledgeBase:
         self, query: str, top_k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid",
         timings: Timings | None = None,
     ) -> list[SearchHit]:
-        return self.searcher.search(query, self.settings.top_k if top_k is None else top_k, filters, mode=mode, timings=timings)
+        k = self.settings.top_k if top_k is None else top_k
+        return self.searcher.search(query, k, filters, mode=mode, timings=timings)
+
+    def _decide(self, request: AskRequest) -> tuple[AskResponse, list[SearchHit], str]:
+        """Retrieval and the decision, before any generation: (response, hits, query used)."""
+        started = time.perf_counter()
+        timings = Timings()
+        previous = (self.store.last_question(request.session_id, self.settings.session_ttl_s)
+                    if request.session_id else None)
+        query = contextualize(previous, request.question)
+        hits = self.searcher.search(query, 10, request.filters, timings=timings)
+        if self.reranker is not None:
+            t = time.perf_counter()
+            hits = self.reranker.rerank(query, hits)
+            timings.add("rerank", t)
+        t = time.perf_counter()
+        answer, decision, confidence, citations, related = decide(
+            query, hits, self.calibration, self.settings.answer_threshold, self.tokenizer)
+        timings.add("answer", t)
+        if request.session_id:
+            self.store.remember_question(request.session_id, query)
+        source: Literal["faq", "extract"] | None = None
+        if answer is not None:
+            source = "faq" if hits[0].entry_id else "extract"
+        response = AskResponse(
+            answer=answer, decision=decision, confidence=round(confidence, 4), citations=citations,
+            related=related, request_id=uuid.uuid4().hex, answer_source=source,
+            query=query if query != request.question.strip() else None,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            timings_ms={k: round(v, 3) for k, v in timings.stages.items()},
+        )
+        return response, hits, query
+
+    def _passages(self, hits: Sequence[SearchHit]) -> list[Passage]:
+        return [Passage(text=h.text, title=h.title or h.question) for h in hits[:3]]
 
     def ask(self, request: AskRequest) -> AskResponse:
         started = time.perf_counter()
-        timings = Timings()
-        hits = self.searcher.search(request.question, 10, request.filters, timings=timings)
-        t = time.perf_counter()
-        answer, decision, confidence, citations, related = decide(
-            request.question, hits, self.calibration, self.settings.answer_threshold, self.tokenizer)
-        timings.add("answer", t)
-        return AskResponse(
-            answer=answer, decision=decision, confidence=round(confidence, 4), citations=citations,
-            related=related, request_id=uuid.uuid4().hex, latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            timings_ms={k: round(v, 3) for k, v in timings.stages.items()},
-        )
+        response, hits, query = self._decide(request)
+        if self.generator is not None and response.decision == "answer" and hits and hits[0].doc_id:
+            t = time.perf_counter()
+            lang = detect_lang(request.question)
+            try:
+                generated = self.generator.generate(query, self._passages(hits), lang)
+            except BackendError as exc:
+                log.warning("generation failed, extractive answer kept: %s", exc)
+                generated = None
+            timings = dict(response.timings_ms, generate=round((time.perf_counter() - t) * 1000, 3))
+            if generated is not None and generated.refused:
+                response = response.model_copy(update={"answer": None, "decision": "handoff", "answer_source": None,
+                                                       "citations": []})
+            elif generated is not None:
+                cited = [hits[i - 1] for i in generated.cited] or hits[:1]
+                response = response.model_copy(update={
+                    "answer": generated.text, "answer_source": "llm",
+                    "citations": [citation_for(query, h, self.tokenizer) for h in cited]})
+            response = response.model_copy(update={
+                "timings_ms": timings, "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+        return response
+
+    def ask_stream(self, request: AskRequest) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Server-sent events: ``meta`` (decision, citations...), ``delta`` pieces of the answer, ``done``."""
+        response, hits, query = self._decide(request)
+        yield "meta", response.model_dump(exclude={"answer"})
+        if response.answer is None:
+            yield "done", {"answer": None, "decision": response.decision}
+            return
+        if self.generator is not None and hits and hits[0].doc_id:
+            pieces: list[str] = []
+            try:
+                for piece in self.generator.stream(query, self._passages(hits), detect_lang(request.question)):
+                    pieces.append(piece)
+                    yield "delta", {"text": piece}
+            except BackendError as exc:
+                log.warning("streaming generation failed, extractive answer sent: %s", exc)
+                yield "fallback", {"text": response.answer}
+                yield "done", {"answer": response.answer, "answer_source": response.answer_source}
+                return
+            text = "".join(pieces)
+            refused = parse_generated(text, 3).refused
+            yield "done", {"answer": None if refused else parse_generated(text, 3).text,
+                           "decision": "handoff" if refused else "answer", "answer_source": "llm"}
+            return
+        yield "delta", {"text": response.answer}
+        yield "done", {"answer": response.answer, "answer_source": response.answer_source}
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.counts()

@@ -58,6 +58,19 @@ class Settings(BaseSettings):
     )
     target_precision: float = 0.90
 
+    reranker_model: str | None = Field(
+        default=None, description="Local path of a sentence-transformers CrossEncoder; unset: the learned fusion ranks."
+    )
+
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, hosted) for grounded answers."
+    )
+    llm_model: str = "default"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = Field(default=8.0, description="Past this, the extractive answer is returned instead.")
+
+    session_ttl_s: int = Field(default=1800, description="How long a conversation's context is kept for follow-ups.")
+
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -81,6 +81,15 @@ class UnitRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class SessionRow(Base):
+    """The last question of a conversation, so a follow-up can be understood (shared by API replicas)."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_question: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 def _entry(row: EntryRow) -> KnowledgeEntry:
     return KnowledgeEntry(
         id=row.id, question=row.question, answer=row.answer, alt_questions=tuple(row.alt_questions or ()),
@@ -168,9 +177,25 @@ class Store:
 
     def remove_source(self, uri: str) -> None:
         with self.session() as s, s.begin():
-            for table in (UnitRow, EntryRow, DocumentRow, SourceRow):
-                s.execute(delete(table).where(table.source == uri) if table is not SourceRow
-                          else delete(SourceRow).where(SourceRow.uri == uri))
+            s.execute(delete(UnitRow).where(UnitRow.source == uri))
+            s.execute(delete(EntryRow).where(EntryRow.source == uri))
+            s.execute(delete(DocumentRow).where(DocumentRow.source == uri))
+            s.execute(delete(SourceRow).where(SourceRow.uri == uri))
+
+    # -- sessions ---------------------------------------------------------------------------
+    def last_question(self, session_id: str, ttl_s: int) -> str | None:
+        with self.session() as s:
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                return None
+            updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=dt.UTC)
+            if (_now() - updated).total_seconds() > ttl_s:
+                return None
+            return row.last_question
+
+    def remember_question(self, session_id: str, question: str) -> None:
+        with self.session() as s, s.begin():
+            s.merge(SessionRow(id=session_id, last_question=question, updated_at=_now()))
 
     # -- reads ------------------------------------------------------------------------------
     def get_entry(self, entry_id: str) -> KnowledgeEntry | None:

@@ -93,7 +93,7 @@ def _split_block(text: str, budget: int, overlap: int) -> list[str]:
     pieces: list[str] = []
     current: list[str] = []
     for s in sentences:
-        if current and approx_tokens(_join(current + [s])) > budget:
+        if current and approx_tokens(_join([*current, s])) > budget:
             pieces.append(_join(current))
             carry: list[str] = []
             for prev in reversed(current):
@@ -146,7 +146,7 @@ def chunk_blocks(
         current: list[str] = []
         start = end = body[0].char_start
 
-        def emit(lines: list[str], s: int, e: int) -> None:
+        def emit(lines: list[str], s: int, e: int, crumb: str = crumb, path: tuple[str, ...] = path) -> None:
             text = "\n".join([crumb, *lines]) if crumb else "\n".join(lines)
             drafts.append(ChunkDraft(text=text, section_path=path, position=len(drafts), char_start=s, char_end=e))
 

@@ -150,7 +150,8 @@ def markdown_blocks(body: str) -> list[Block]:
             start = i
             item = [lm.group(1)]
             i += 1
-            while i < len(lines) and lines[i].strip() and not _LIST.match(lines[i]) and lines[i].startswith(("  ", "\t")):
+            while (i < len(lines) and lines[i].strip() and not _LIST.match(lines[i])
+                   and lines[i].startswith(("  ", "\t"))):
                 item.append(lines[i].strip())
                 i += 1
             b.add("list_item", strip_inline(" ".join(item)), offsets[start], offsets[i])

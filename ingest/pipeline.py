@@ -11,17 +11,18 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
-from retrieval.bm25 import BM25Params, doc_sparse
-from retrieval.tokenize import Tokenizer
 
 from core.errors import BadInput
 from core.models import Document, KnowledgeEntry, Unit
 from core.store import Store
 from ingest.readers import DOC_SUFFIXES, FAQ_SUFFIXES, Quarantined, discover, read_document, read_faq
 from ingest.units import document_units, entry_units
+from retrieval.bm25 import BM25Params, doc_sparse
 from retrieval.embed import Embedder
 from retrieval.index import IndexPoint, VectorIndex
+from retrieval.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
 STATS_KEY = "bm25_stats"
@@ -100,7 +101,7 @@ class Ingestor:
             part = units[start : start + batch]
             questions = [u for u in part if u.kind == "question"]
             passages = [u for u in part if u.kind != "question"]
-            vectors = {}
+            vectors: dict[str, np.ndarray] = {}
             if questions:
                 vectors.update(zip([u.id for u in questions], self.embedder.embed_queries([u.text for u in questions]),
                                    strict=True))

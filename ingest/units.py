@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.ids import content_hash
 from core.models import Document, KnowledgeEntry, Unit
 from ingest.chunking import CHUNKER_VERSION, chunk_blocks
@@ -11,7 +13,7 @@ from ingest.markup import html_blocks, markdown_blocks, text_blocks
 def entry_units(entry: KnowledgeEntry) -> list[Unit]:
     """One ``question`` unit per phrasing (matched question-to-question, the strongest FAQ signal)
     and one ``answer`` unit holding question + answer (matched question-to-answer)."""
-    common = {
+    common: dict[str, Any] = {
         "entry_id": entry.id, "source": entry.source, "lang": entry.lang, "category": entry.category,
         "product": entry.product, "tags": entry.tags,
         "metadata": {"question": entry.question, "answer": entry.answer},

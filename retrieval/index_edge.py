@@ -79,7 +79,7 @@ class EdgeIndex:
     def _query(self, query: Any, limit: int, filters: Filters | None) -> list[IndexHit]:
         request = qe.QueryRequest(limit=limit, query=query, filter=edge_filter(filters), with_payload=True)
         points = self._shard.query(request)
-        return [IndexHit(str(p.payload["unit_id"]), float(p.score), dict(p.payload or {})) for p in points]
+        return [IndexHit(str(p.payload["unit_id"]), float(p.score), dict(p.payload)) for p in points if p.payload]
 
     def search_dense(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[IndexHit]:
         query = qe.Query.Nearest([float(x) for x in np.asarray(vector, dtype=np.float32)], using=DENSE)

@@ -70,7 +70,7 @@ def test_decisions() -> None:
     tok = Tokenizer(TokenizerConfig())
     cal = Calibration(coef=tuple(1.0 if s == "top" else 0.0 for s in SIGNALS), intercept=0.0, answer_threshold=0.7)
     # confident -> answer with the stored answer and a citation
-    answer, decision, conf, cites, related = decide("q", [faq_hit("a", 2.0), faq_hit("b", 0.1)], cal, 0.5, tok)
+    answer, decision, _, cites, related = decide("q", [faq_hit("a", 2.0), faq_hit("b", 0.1)], cal, 0.5, tok)
     assert (answer, decision) == ("answer a", "answer") and cites[0].entry_id == "a"
     assert [r.entry_id for r in related] == ["b"]
     # two close, different entries, not confident -> clarify with both as choices
