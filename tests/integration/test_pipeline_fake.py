@@ -133,3 +133,19 @@ def test_empty_and_bad_queries(fake_kb: KnowledgeBase) -> None:
         fake_kb.search("   ")
     with pytest.raises(BadInput):
         fake_kb.search("x", top_k=0)
+
+
+def test_fusion_and_calibration_persist_with_the_knowledge_base(fake_settings: Settings, tmp_path: Path) -> None:
+    from retrieval.fusion import RRFFusion
+
+    kb = KnowledgeBase.open(fake_settings)
+    kb.ingest([write_faq(tmp_path / "faq.jsonl", FAQ)])
+    questions = [(r["question"], [r.get("id") or ""]) for r in FAQ] * 4 + [("weather in Paris?", [])] * 4
+    cal = kb.fit_calibration(questions, fitted_on="unit")
+    kb.set_fusion(RRFFusion(k=30, dense_weight=1.0, bm25_weight=0.5))
+    kb.close()
+    again = KnowledgeBase.open(fake_settings)
+    assert again.calibration == cal and again.calibration.fitted_on == "unit"
+    assert again.searcher.fusion == RRFFusion(k=30, dense_weight=1.0, bm25_weight=0.5)
+    assert again.stats()["calibration"]["answer_threshold"] == cal.answer_threshold
+    again.close()
