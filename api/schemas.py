@@ -8,6 +8,9 @@ from pydantic import BaseModel, Field
 
 from core.models import Filters
 
+from .emotion import Emotion
+from .routing import Route
+
 Decision = Literal["answer", "clarify", "handoff"]
 
 
@@ -73,6 +76,8 @@ class AskResponse(BaseModel):
     answer_source: Literal["faq", "extract", "llm"] | None = Field(
         default=None, description="Stored FAQ answer, extract from a document, or composed by the LLM.")
     query: str | None = Field(default=None, description="The question as searched, when a follow-up was expanded.")
+    route: Route | None = None
+    emotion: Emotion | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

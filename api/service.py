@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from core.errors import BackendError, BadInput, NotReady
 from core.manifest import META_KEY, Manifest
 from core.models import Filters, SearchHit
@@ -27,16 +29,23 @@ from retrieval.searcher import HybridSearcher, Mode, Timings
 from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
 
 from .answer import citation_for, decide
-from .calibration import Calibration, default_calibration, fit_calibration, signals
+from .calibration import Calibration, default_calibration, fit_calibration, signals, threshold_for_precision
+from .classify import TextClassifier, read_labelled, train_text_classifier
 from .conversation import contextualize
+from .emotion import EmotionDetector
 from .generate import Generator, OpenAIGenerator, Passage, parse_generated
 from .rerank import Reranker, build_reranker
+from .routing import Router, load_routing_config
 from .schemas import AskRequest, AskResponse
 
 log = logging.getLogger(__name__)
 FUSION_KEY = "fusion"
 CALIBRATION_KEY = "calibration"
 USER_DICT_NAME = "userdict.txt"
+
+
+def _load_model(folder: Path) -> TextClassifier | None:
+    return TextClassifier.load(folder) if (folder / "model.joblib").is_file() else None
 
 
 def open_index(settings: Settings, dim: int) -> VectorIndex:
@@ -74,6 +83,9 @@ class KnowledgeBase:
         self.searcher = HybridSearcher(embedder, tokenizer, index, fusion, candidates=settings.candidates)
         self.calibration = calibration
         self.reranker: Reranker | None = build_reranker(settings)
+        self.router = Router(_load_model(settings.home / "models" / "router"),
+                             load_routing_config(settings.routing_config))
+        self.emotion = EmotionDetector(_load_model(settings.home / "models" / "emotion"), settings.emotion_threshold)
         self.generator: Generator | None = (
             OpenAIGenerator(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
             if settings.llm_base_url else None
@@ -148,6 +160,53 @@ class KnowledgeBase:
         self.set_calibration(calibration)
         return calibration
 
+    def _embed_texts(self, texts: Sequence[str], progress: ProgressFactory | None = None) -> np.ndarray:
+        bar = progress(len(texts), "embedding") if progress else None
+        parts = []
+        for start in range(0, len(texts), 256):
+            parts.append(self.embedder.embed_queries(list(texts[start : start + 256])))
+            if bar:
+                bar.update(len(parts[-1]))
+        if bar:
+            bar.close()
+        return np.vstack(parts) if parts else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+    def train_router(self, path: Path, text_field: str, label_field: str,
+                     progress: ProgressFactory | None = None) -> TextClassifier:
+        """Train the team classifier from labelled history and make it live (versioned in KB_HOME/models)."""
+        texts, labels = read_labelled(path, text_field, label_field)
+        version = (self.router.classifier.version + 1) if self.router.classifier else 1
+        clf = train_text_classifier(texts, labels, self._embed_texts(texts, progress),
+                                    embedder_id=self.embedder.model_id, version=version)
+        clf.meta["source"] = str(path)
+        clf.save(self.settings.home / "models" / "router")
+        self.router.classifier = clf
+        return clf
+
+    def train_emotion(self, path: Path, text_field: str, label_field: str, positive: Sequence[str],
+                      target_precision: float = 0.91, progress: ProgressFactory | None = None) -> TextClassifier:
+        """Train the anger classifier (labels in ``positive`` vs the rest) on 80% of the rows, and derive the
+        escalation threshold for ``target_precision`` on the other 20%."""
+        texts, raw = read_labelled(path, text_field, label_field)
+        wanted = {p.strip() for p in positive}
+        labels = ["angry" if any(part.strip() in wanted for part in lab.split(",")) else "neutral" for lab in raw]
+        if len(set(labels)) < 2:
+            raise BadInput(f"{path}: no row has a label in {sorted(wanted)} (or every row has)")
+        vectors = self._embed_texts(texts, progress)
+        order = np.random.default_rng(0).permutation(len(texts))
+        cut = int(len(order) * 0.8)
+        train, val = order[:cut], order[cut:]
+        clf = train_text_classifier([texts[i] for i in train], [labels[i] for i in train], vectors[train],
+                                    class_weight="balanced", embedder_id=self.embedder.model_id)
+        detector = EmotionDetector(clf, threshold=1.0)
+        scores = [detector.score(texts[i], vectors[i]) for i in val]
+        threshold = threshold_for_precision(scores, [labels[i] == "angry" for i in val], target_precision)
+        clf.meta.update({"threshold": threshold, "target_precision": target_precision, "positive": sorted(wanted),
+                         "source": str(path)})
+        clf.save(self.settings.home / "models" / "emotion")
+        self.emotion = EmotionDetector(clf, self.settings.emotion_threshold)
+        return clf
+
     def set_fusion(self, fusion: FusionModel) -> None:
         self.store.set_meta(FUSION_KEY, fusion.model_dump())
         self.searcher.fusion = fusion
@@ -167,7 +226,10 @@ class KnowledgeBase:
         previous = (self.store.last_question(request.session_id, self.settings.session_ttl_s)
                     if request.session_id else None)
         query = contextualize(previous, request.question)
-        hits = self.searcher.search(query, 10, request.filters, timings=timings)
+        t = time.perf_counter()
+        vector = self.searcher.embed_query(query)
+        timings.add("embed", t)
+        hits = self.searcher.search(query, 10, request.filters, vector=vector, timings=timings)
         if self.reranker is not None:
             t = time.perf_counter()
             hits = self.reranker.rerank(query, hits)
@@ -176,6 +238,12 @@ class KnowledgeBase:
         answer, decision, confidence, citations, related = decide(
             query, hits, self.calibration, self.settings.answer_threshold, self.tokenizer)
         timings.add("answer", t)
+        t = time.perf_counter()
+        emotion = self.emotion.detect(request.question, vector)
+        route = self.router.route(request.question, vector, request.customer, escalate=emotion.escalate)
+        timings.add("triage", t)
+        if emotion.escalate and self.settings.escalate_handoff and decision != "handoff":
+            answer, decision, citations = None, "handoff", []
         if request.session_id:
             self.store.remember_question(request.session_id, query)
         source: Literal["faq", "extract"] | None = None
@@ -183,7 +251,7 @@ class KnowledgeBase:
             source = "faq" if hits[0].entry_id else "extract"
         response = AskResponse(
             answer=answer, decision=decision, confidence=round(confidence, 4), citations=citations,
-            related=related, request_id=uuid.uuid4().hex, answer_source=source,
+            related=related, request_id=uuid.uuid4().hex, answer_source=source, route=route, emotion=emotion,
             query=query if query != request.question.strip() else None,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             timings_ms={k: round(v, 3) for k, v in timings.stages.items()},

@@ -219,6 +219,39 @@ def calibrate(
                f"{cal.dev_precision} at coverage {cal.dev_coverage} (out-of-fold, target {cal.target_precision})")
 
 
+@app.command("train-router")
+def train_router(
+    path: Annotated[Path, typer.Argument(help="CSV or JSONL of past questions and the team that resolved them.")],
+    text_field: Annotated[str, typer.Option(help="Column with the customer's text.")] = "text",
+    label_field: Annotated[str, typer.Option(help="Column with the team.")] = "team",
+) -> None:
+    """Train the routing classifier (on the shared multilingual embedding plus lexical features)."""
+    kb = _open(_settings())
+    try:
+        clf = kb.train_router(path, text_field, label_field, progress=_Bar)
+    finally:
+        kb.close()
+    typer.echo(f"router v{clf.version}: {len(clf.labels)} teams from {clf.meta['n_train']} examples")
+
+
+@app.command("train-emotion")
+def train_emotion(
+    path: Annotated[Path, typer.Argument(help="CSV/TSV/JSONL of texts with emotion labels.")],
+    text_field: Annotated[str, typer.Option()] = "text",
+    label_field: Annotated[str, typer.Option()] = "emotion",
+    positive: Annotated[list[str] | None, typer.Option(help="Label value(s) that mean angry/frustrated.")] = None,
+    target_precision: Annotated[float, typer.Option(help="Precision the escalation alerts must reach.")] = 0.91,
+) -> None:
+    """Train the anger detector on a team's own labels; the escalation threshold comes from the target precision."""
+    kb = _open(_settings())
+    try:
+        clf = kb.train_emotion(path, text_field, label_field, positive or ["angry"], target_precision, progress=_Bar)
+    finally:
+        kb.close()
+    typer.echo(f"emotion model trained on {clf.meta['n_train']} examples; escalate at score >= "
+               f"{clf.meta['threshold']:.3f} (target precision {target_precision})")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

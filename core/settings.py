@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(default=8.0, description="Past this, the extractive answer is returned instead.")
 
+    routing_config: Path | None = Field(
+        default=None, description="TOML/YAML with profile rules, default and priority queues (see api/routing.py)."
+    )
+    escalate_handoff: bool = Field(default=True, description="An escalated (angry) customer is always handed off.")
+    emotion_threshold: float | None = Field(
+        default=None, description="Override of the escalation threshold stored with the emotion model."
+    )
+
     session_ttl_s: int = Field(default=1800, description="How long a conversation's context is kept for follow-ups.")
 
     host: str = "127.0.0.1"

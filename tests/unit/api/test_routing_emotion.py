@@ -1,0 +1,101 @@
+"""Routing and emotion: training, persistence, rules, fallback, escalation, bad training files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from api.calibration import threshold_for_precision
+from api.classify import TextClassifier, read_labelled, train_text_classifier
+from api.emotion import EmotionDetector, lexicon_score
+from api.routing import ProfileRule, Router, RoutingConfig, load_routing_config
+from core.errors import BadInput
+from retrieval.embed import FakeEmbedder
+
+EMB = FakeEmbedder(dim=32)
+TRAIN = [
+    ("my card payment failed", "billing"), ("charged twice on my card", "billing"), ("need an invoice", "billing"),
+    ("refund to my card", "billing"), ("payment declined at checkout", "billing"), ("invoice with tax number", "billing"),
+    ("where is my parcel", "logistics"), ("package not delivered", "logistics"), ("track my parcel", "logistics"),
+    ("delivery is late", "logistics"), ("change delivery address", "logistics"), ("parcel lost by courier", "logistics"),
+] * 2
+
+
+def classifier() -> TextClassifier:
+    texts, labels = zip(*TRAIN, strict=True)
+    return train_text_classifier(list(texts), list(labels), EMB.embed_queries(list(texts)), lexical=True)
+
+
+def test_train_predict_and_round_trip(tmp_path: Path) -> None:
+    clf = classifier()
+    texts = ["my parcel was not delivered", "my card was charged twice"]
+    emb = EMB.embed_queries(texts)
+    assert [label for label, _ in clf.predict(texts, emb)] == ["logistics", "billing"]
+    clf.save(tmp_path / "router")
+    again = TextClassifier.load(tmp_path / "router")
+    assert np.array_equal(again.predict_proba(texts, emb), clf.predict_proba(texts, emb))
+    assert again.labels == ["billing", "logistics"] and again.version == 1
+
+
+def test_profile_rules_fallback_and_escalation() -> None:
+    config = RoutingConfig(rules=[ProfileRule(field="tier", equals="VIP", team="vip_desk")], min_confidence=0.99)
+    router = Router(classifier(), config)
+    text = "where is my parcel"
+    emb = EMB.embed_queries([text])[0]
+    vip = router.route(text, emb, {"tier": "vip"})
+    assert (vip.team, vip.reason) == ("vip_desk", "profile rule: tier = VIP -> vip_desk")
+    unsure = router.route(text, emb, {"tier": "standard"})
+    assert unsure.team == "general" and "default queue" in unsure.reason
+    angry = router.route(text, emb, {"tier": "vip"}, escalate=True)
+    assert angry.team == "priority" and angry.reason.startswith("escalated")
+    confident = Router(classifier(), RoutingConfig(min_confidence=0.0)).route(text, emb)
+    assert confident.team == "logistics" and confident.reason.startswith("classifier v1: logistics")
+    assert Router(None, RoutingConfig()).route(text, emb).team == "general"
+
+
+def test_routing_config_files(tmp_path: Path) -> None:
+    toml = tmp_path / "routing.toml"
+    toml.write_text('default_queue = "frontline"\n[[rules]]\nfield = "channel"\nequals = "phone"\nteam = "voice"\n',
+                    encoding="utf-8")
+    cfg = load_routing_config(toml)
+    assert cfg.default_queue == "frontline" and cfg.rules[0].team == "voice"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules: [{field: tier}]\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="bad routing configuration"):
+        load_routing_config(bad)
+
+
+def test_read_labelled_errors(tmp_path: Path) -> None:
+    good = tmp_path / "t.jsonl"
+    good.write_text("\n".join(json.dumps({"text": t, "team": lab}) for t, lab in TRAIN[:8]), encoding="utf-8")
+    assert read_labelled(good, "text", "team")[1][:2] == ["billing", "billing"]
+    with pytest.raises(BadInput, match=r"missing column\(s\) \['label'\]; columns present: \['team', 'text'\]"):
+        read_labelled(good, "text", "label")
+    one = tmp_path / "one.csv"
+    one.write_text("text,team\na,billing\nb,billing\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="only one class"):
+        read_labelled(one, "text", "team")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,team\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="has no rows"):
+        read_labelled(empty, "text", "team")
+    with pytest.raises(BadInput, match="no such training file"):
+        read_labelled(tmp_path / "missing.csv", "text", "team")
+
+
+def test_lexicon_in_both_languages() -> None:
+    assert lexicon_score("这都第三次了还没修好，你们怎么回事！") == 1 - 0.5**3  # 第三次, 还没修好, 怎么回事
+    assert lexicon_score("This is ridiculous, I want my money back NOW") == 1 - 0.5**3  # ridiculous, money back, NOW
+    assert lexicon_score("how long does a refund take") == 0.0
+    d = EmotionDetector(threshold=0.6)
+    assert d.detect("垃圾产品！！用了两天就坏", None).escalate
+    assert not d.detect("我的订单到哪了", None).escalate
+
+
+def test_escalation_threshold_from_precision() -> None:
+    scores = [0.95, 0.9, 0.8, 0.7, 0.2]
+    angry = [True, True, True, False, False]
+    assert threshold_for_precision(scores, angry, 0.91) == 0.8
