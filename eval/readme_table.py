@@ -52,6 +52,24 @@ def render() -> str:
                        f"{r['coverage@p90']:.3f} | {r['precision@c85']:.3f} |")
         meta = answering.get("meta") or {}
         out += ["", f"_{meta.get('command', '')} at {meta.get('commit', '?')} on {meta.get('date', '?')}_", ""]
+    routing = [(n, answering[n]) for n in ("banking77",) if isinstance(answering.get(n), dict)]
+    intents = answering.get("dstc11_intents") or {}
+    routing += [(f"dstc11_intents/{k}", v) for k, v in intents.items() if isinstance(v, dict)]
+    if routing:
+        out += ["**Routing** (team classifier on the shared embedding + lexical features; target 94%)", "",
+                "| set | accuracy | macro-F1 | classes |", "|---|---|---|---|"]
+        out += [f"| {n} | {r['routing_accuracy']:.3f} | {r['macro_f1']:.3f} | {r.get('classes', '')} |"
+                for n, r in routing]
+        out.append("")
+    emo = answering.get("goemotions")
+    if isinstance(emo, dict):
+        out += ["**Emotion alerts** (GoEmotions anger+annoyance vs rest, test; threshold set on dev for 91% "
+                "precision)", "", "| operating point | precision | recall | F1 |", "|---|---|---|---|",
+                f"| 91% precision target | {emo['precision']:.3f} | {emo['recall']:.3f} | {emo['f1']:.3f} |"]
+        best = emo.get("at_best_dev_f1")
+        if isinstance(best, dict):
+            out.append(f"| best F1 on dev | {best['precision']:.3f} | {best['recall']:.3f} | {best['f1']:.3f} |")
+        out.append("")
     return "\n".join(out).strip() + "\n"
 
 

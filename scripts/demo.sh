@@ -10,6 +10,8 @@ URL="http://127.0.0.1:${PORT}"
 echo "== ingesting the sample corpus into ${KB_HOME}"
 "$BIN/kb" ingest corpora/sample/faq.jsonl corpora/sample/docs --user-dict corpora/sample/userdict.txt
 "$BIN/kb" stats | head -8
+echo "== training the router on the sample FAQ's teams"
+"$BIN/kb" train-router corpora/sample/faq.jsonl --text-field question --label-field team
 
 echo "== starting the API on ${URL} (docs at ${URL}/docs)"
 "$BIN/kb" serve --port "$PORT" > "${KB_HOME}/serve.log" 2>&1 &
@@ -30,6 +32,7 @@ ask '{"question": "扫地机器人充不上电怎么办"}'
 ask '{"question": "how long does a refund take to reach my card?"}'
 ask '{"question": "Hub X2 的指示灯一直红色闪烁是什么意思", "filters": {"lang": "zh"}}'
 ask '{"question": "can I apply for a job at your company?"}'
+ask '{"question": "退款都一个星期了还没到，你们是不是想赖账！！", "customer": {"tier": "vip"}}'
 echo
 echo "\$ curl -s ${URL}/v1/search -H 'content-type: application/json' -d '{\"query\": \"发票\", \"top_k\": 3}'"
 curl -s "${URL}/v1/search" -H 'content-type: application/json' -d '{"query": "发票", "top_k": 3}' \

@@ -149,3 +149,19 @@ def test_fusion_and_calibration_persist_with_the_knowledge_base(fake_settings: S
     assert again.searcher.fusion == RRFFusion(k=30, dense_weight=1.0, bm25_weight=0.5)
     assert again.stats()["calibration"]["answer_threshold"] == cal.answer_threshold
     again.close()
+
+
+def test_ask_carries_route_and_emotion_and_escalation_hands_off(fake_kb: KnowledgeBase, tmp_path: Path) -> None:
+    rows = [dict(r, team=t) for r, t in zip(FAQ, ["after_sales", "account", "logistics"], strict=True)]
+    faq = write_faq(tmp_path / "faq.jsonl", rows)
+    fake_kb.ingest([faq])
+    clf = fake_kb.train_router(faq, "question", "team")
+    assert clf.version == 1 and (fake_kb.settings.home / "models" / "router" / "model.joblib").is_file()
+    assert fake_kb.train_router(faq, "question", "team").version == 2
+    calm = fake_kb.ask(AskRequest(question="How do I reset my password?", customer={"tier": "standard"}))
+    assert calm.route is not None and calm.emotion is not None and not calm.emotion.escalate
+    angry = fake_kb.ask(AskRequest(question="This is ridiculous!! I want my money back NOW, reset my password"))
+    assert angry.emotion is not None and angry.emotion.escalate
+    assert angry.decision == "handoff" and angry.route is not None and angry.route.team == "priority"
+    with pytest.raises(BadInput, match="missing column"):
+        fake_kb.train_router(faq, "question", "queue")

@@ -17,10 +17,12 @@ from retrieval.embed import FakeEmbedder
 
 EMB = FakeEmbedder(dim=32)
 TRAIN = [
-    ("my card payment failed", "billing"), ("charged twice on my card", "billing"), ("need an invoice", "billing"),
-    ("refund to my card", "billing"), ("payment declined at checkout", "billing"), ("invoice with tax number", "billing"),
+    ("my card payment failed", "billing"), ("charged twice on my card", "billing"),
+    ("need an invoice", "billing"), ("refund to my card", "billing"),
+    ("payment declined at checkout", "billing"), ("invoice with tax number", "billing"),
     ("where is my parcel", "logistics"), ("package not delivered", "logistics"), ("track my parcel", "logistics"),
-    ("delivery is late", "logistics"), ("change delivery address", "logistics"), ("parcel lost by courier", "logistics"),
+    ("delivery is late", "logistics"), ("change delivery address", "logistics"),
+    ("parcel lost by courier", "logistics"),
 ] * 2
 
 
