@@ -262,6 +262,10 @@ class KnowledgeBase:
         return [Passage(text=h.text, title=h.title or h.question) for h in hits[:3]]
 
     def ask(self, request: AskRequest) -> AskResponse:
+        return self.ask_with_hits(request)[0]
+
+    def ask_with_hits(self, request: AskRequest) -> tuple[AskResponse, list[SearchHit]]:
+        """``ask`` plus the ranked hits it decided from (for evaluators: the same code path as the API)."""
         started = time.perf_counter()
         response, hits, query = self._decide(request)
         if self.generator is not None and response.decision == "answer" and hits and hits[0].doc_id:
@@ -283,7 +287,7 @@ class KnowledgeBase:
                     "citations": [citation_for(query, h, self.tokenizer) for h in cited]})
             response = response.model_copy(update={
                 "timings_ms": timings, "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
-        return response
+        return response, hits
 
     def ask_stream(self, request: AskRequest) -> Iterator[tuple[str, dict[str, Any]]]:
         """Server-sent events: ``meta`` (decision, citations...), ``delta`` pieces of the answer, ``done``."""

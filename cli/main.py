@@ -252,10 +252,65 @@ def train_emotion(
                f"{clf.meta['threshold']:.3f} (target precision {target_precision})")
 
 
+@app.command("eval")
+def eval_(
+    args: Annotated[list[str], typer.Argument(help="EVALFILE, or: compare REPORT_A REPORT_B")],
+    out: Annotated[Path | None, typer.Option(help="Folder for report.json, report.md, report.html.")] = None,
+    split: Annotated[str, typer.Option(help="Only rows with this split ('' for all).")] = "test",
+    tolerance: Annotated[float, typer.Option(help="compare: a drop larger than this fails.")] = 0.01,
+    ragas: Annotated[bool, typer.Option(help="Also run ragas' metrics that need no LLM.")] = True,
+) -> None:
+    """Evaluate the knowledge base on a labelled file (same code path as the API), or compare two reports.
+
+    `kb eval compare A B` exits 1 when a quality metric of B dropped below A by more than --tolerance."""
+    from eval.report import compare, write_report
+
+    if args and args[0] == "compare":
+        if len(args) != 3:
+            raise BadInput("usage: kb eval compare REPORT_A REPORT_B (report.json files or their folders)")
+        paths = [Path(a) / "report.json" if Path(a).is_dir() else Path(a) for a in args[1:]]
+        for p in paths:
+            if not p.is_file():
+                raise BadInput(f"no such report: {p}")
+        rows, regressed = compare(*(json.loads(p.read_text(encoding="utf-8")) for p in paths), tolerance=tolerance)
+        for r in rows:
+            typer.echo(f"{r['status']:>9}  {r['metric']:<45} {r['before']:.4f} -> {r['after']:.4f} ({r['delta']:+.4f})")
+        if regressed:
+            typer.echo(f"FAIL: at least one metric dropped by more than {tolerance}", err=True)
+            raise typer.Exit(1)
+        typer.echo("OK: no metric dropped by more than the tolerance")
+        return
+    if len(args) != 1:
+        raise BadInput("usage: kb eval EVALFILE --out DIR")
+    from eval.run import evaluate, load_rows
+
+    path = Path(args[0])
+    rows = load_rows(path, split or None)
+    kb = _open(_settings())
+    try:
+        bar = _Bar(len(rows), "evaluating")
+        result = evaluate(kb, rows, path, progress=bar.update)
+        bar.close()
+        if ragas:
+            from eval.ragas_metrics import ragas_scores
+
+            result["metrics"]["ragas"] = ragas_scores(kb, result["records"])
+    finally:
+        kb.close()
+    out_dir = out or Path("eval-report")
+    for p in write_report(result, out_dir):
+        typer.echo(f"wrote {p}")
+    d = result["metrics"]["decisions"]
+    typer.echo(f"decisions: coverage {d['coverage']}, precision {d['precision']}, "
+               f"handoff recall {d['handoff_recall_unanswerable']}")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except KBError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -276,6 +276,14 @@ class Tokenizer:
                 out.append(self._stemmer.stem(part) if self._stemmer and part.isalpha() else part)
         return out
 
+    def segment(self, text: str) -> list[str]:
+        """Plain word segmentation for text metrics: jieba words (Chinese) and lower-cased latin words,
+        punctuation dropped, no stemming, stop words or bigrams."""
+        if self._jieba is None:
+            self.warm_up()
+        text = unicodedata.normalize("NFKC", text).lower()
+        return [w for w in (x.strip() for x in self._jieba.lcut(text, HMM=True)) if w and _HAS_ALNUM.search(w)]
+
     def tokenize(self, text: str) -> list[str]:
         if self._jieba is None:
             self.warm_up()
