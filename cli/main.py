@@ -272,8 +272,9 @@ def eval_(
         for p in paths:
             if not p.is_file():
                 raise BadInput(f"no such report: {p}")
-        rows, regressed = compare(*(json.loads(p.read_text(encoding="utf-8")) for p in paths), tolerance=tolerance)
-        for r in rows:
+        before, after = (json.loads(p.read_text(encoding="utf-8")) for p in paths)
+        changes, regressed = compare(before, after, tolerance=tolerance)
+        for r in changes:
             typer.echo(f"{r['status']:>9}  {r['metric']:<45} {r['before']:.4f} -> {r['after']:.4f} ({r['delta']:+.4f})")
         if regressed:
             typer.echo(f"FAIL: at least one metric dropped by more than {tolerance}", err=True)

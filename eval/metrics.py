@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence, Set
+from typing import Any
 
 import numpy as np
 
@@ -130,9 +131,9 @@ def mean(values: Sequence[float]) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
-def grouped(rows: Sequence[dict[str, object]], key: str,
-            fn: Callable[[Sequence[dict[str, object]]], dict[str, float]]) -> dict[str, dict[str, float]]:
-    groups: dict[str, list[dict[str, object]]] = {}
+def grouped(rows: Sequence[dict[str, Any]], key: str,
+            fn: Callable[[Sequence[dict[str, Any]]], dict[str, float]]) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(str(row.get(key) or "unknown"), []).append(row)
     return {name: fn(items) for name, items in sorted(groups.items())}

@@ -64,7 +64,7 @@ def ragas_scores(kb: KnowledgeBase, records: Sequence[dict[str, Any]]) -> dict[s
     ]
     if retrieval:
         res = evaluate(
-            EvaluationDataset(samples=retrieval),
+            EvaluationDataset(samples=list[Any](retrieval)),
             metrics=[IDBasedContextPrecision(), IDBasedContextRecall()],
             show_progress=False,
         )
@@ -79,10 +79,12 @@ def ragas_scores(kb: KnowledgeBase, records: Sequence[dict[str, Any]]) -> dict[s
             raw.append(
                 SingleTurnSample(user_input=r["question"], response=r["answer"], reference=r["reference_answer"])
             )
-        res = evaluate(EvaluationDataset(samples=samples), metrics=[RougeScore(), BleuScore()], show_progress=False)
+        res = evaluate(
+            EvaluationDataset(samples=list[Any](samples)), metrics=[RougeScore(), BleuScore()], show_progress=False
+        )
         out.update({f"{k} (jieba-segmented)": round(float(v), 4) for k, v in _means(res).items()})
         res = evaluate(
-            EvaluationDataset(samples=raw),
+            EvaluationDataset(samples=list[Any](raw)),
             metrics=[ChrfScore(), NonLLMStringSimilarity(), SemanticSimilarity(embeddings=ProjectEmbeddings())],
             show_progress=False,
         )
