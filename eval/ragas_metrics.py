@@ -27,7 +27,7 @@ def _ascii_tokens(a: str, b: str, segment: Any) -> tuple[str, str]:
     return enc(a), enc(b)
 
 
-def ragas_scores(kb: KnowledgeBase, records: Sequence[dict[str, Any]]) -> dict[str, float]:
+def ragas_scores(kb: KnowledgeBase, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
     from ragas import EvaluationDataset, SingleTurnSample, evaluate
     from ragas.embeddings.base import BaseRagasEmbeddings
@@ -52,7 +52,7 @@ def ragas_scores(kb: KnowledgeBase, records: Sequence[dict[str, Any]]) -> dict[s
         async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
             return self.embed_documents(texts)
 
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     retrieval = [
         SingleTurnSample(
             user_input=r["question"],
@@ -89,7 +89,33 @@ def ragas_scores(kb: KnowledgeBase, records: Sequence[dict[str, Any]]) -> dict[s
             show_progress=False,
         )
         out.update({k: round(float(v), 4) for k, v in _means(res).items()})
+    if kb.settings.llm_base_url and texts:
+        out.update(_llm_judged(kb, texts, ProjectEmbeddings()))
+    else:
+        out["llm_metrics"] = "skipped: faithfulness, answer relevancy and answer correctness need KB_LLM_BASE_URL"
     return out
+
+
+def _llm_judged(kb: KnowledgeBase, records: Sequence[dict[str, Any]], embeddings: Any) -> dict[str, float]:
+    """Faithfulness, answer relevancy and answer correctness with the configured OpenAI-compatible LLM as
+    the judge (ragas never falls back to its OpenAI defaults here: llm and embeddings are explicit)."""
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+    from ragas import EvaluationDataset, SingleTurnSample, evaluate
+    from ragas.llms import LangchainLLMWrapper
+    from ragas.metrics._answer_correctness import AnswerCorrectness
+    from ragas.metrics._answer_relevance import AnswerRelevancy
+    from ragas.metrics._faithfulness import Faithfulness
+
+    chat = ChatOpenAI(base_url=kb.settings.llm_base_url, model=kb.settings.llm_model,
+                      api_key=SecretStr(kb.settings.llm_api_key or "not-needed"), timeout=kb.settings.llm_timeout_s * 4)
+    llm = LangchainLLMWrapper(chat)
+    samples = [SingleTurnSample(user_input=r["question"], response=r["answer"], reference=r["reference_answer"],
+                                retrieved_contexts=r.get("contexts") or []) for r in records]
+    res = evaluate(EvaluationDataset(samples=list[Any](samples)),
+                   metrics=[Faithfulness(), AnswerRelevancy(), AnswerCorrectness()], llm=llm, embeddings=embeddings,
+                   show_progress=False, raise_exceptions=False)
+    return {f"{k} (LLM judge {kb.settings.llm_model})": round(float(v), 4) for k, v in _means(res).items()}
 
 
 def _means(result: Any) -> dict[str, float]:

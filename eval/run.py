@@ -88,6 +88,7 @@ def evaluate(kb: KnowledgeBase, rows: Sequence[EvalRow], path: Path,
         answer_ids = {c.entry_id or c.doc_id for c in response.citations}
         records.append({
             "id": row.id, "question": row.question, "lang": row.lang, "category": row.category,
+            "contexts": [h.text for h in hits[:3]],
             "gold_ids": row.gold_ids, "ranked": ranked, "top": top,
             "decision": response.decision, "expected_decision": row.expected_decision
             or ("answer" if row.gold_ids else "handoff"),
