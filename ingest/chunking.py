@@ -1,171 +1,370 @@
-"""Structure-aware chunking with sentence boundaries that are right for Chinese and English.
+"""Structure-aware chunking for a bilingual (Chinese + English) retrieval index.
 
-A chunk never spans two sections; it starts with a breadcrumb (``Title > Section``) so it can be
-understood alone; lists stay with their lead-in, table rows with their header; a block larger than
-the budget is split at sentence boundaries with overlap. Deterministic, so chunk ids are stable."""
+Rules (see :func:`chunk_blocks`): a chunk never spans two sections and starts with a breadcrumb line
+(``Title > Section > Subsection``) so it is understandable alone; blocks are packed in order under a token
+budget that includes the breadcrumb; a list stays with its lead-in paragraph and table rows stay whole;
+a block larger than the budget is split at sentence boundaries with overlap. The output is a pure
+function of the input, so chunk ids derived from it are stable.
+"""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, Field
 
-from ingest.markup import Block
+from ingest.markup import CJK_CHARS, Block
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "1"  # bump when output changes; recorded in the index manifest and part of chunk ids
 
-_ABBREV = ("e.g.", "i.e.", "etc.", "mr.", "mrs.", "ms.", "dr.", "no.", "vs.", "approx.", "fig.", "inc.", "st.")
-_ZH_END = "。！？；…!?"
-_CLOSERS = "”’」』）)】》\"'"
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’\-.][A-Za-z0-9]+)*")
-_PUNCT = re.compile(r"[^\w\s]")
+MIN_MAX_TOKENS = 16
+
+# ------------------------------------------------------------------------------------------------ tokens
+
+_CJK = re.compile(f"[{CJK_CHARS}]")
+_WORD = re.compile(r"[^\W_]+")  # a run of letters/digits (CJK already removed)
+_PUNCT = re.compile(r"[^\w\s]|_")
+_CHARS_PER_WORD = 12
 
 
 def approx_tokens(text: str) -> int:
-    """Estimate of multilingual-BERT/e5 subword tokens: 1 per CJK character, ~1.3 per latin word,
-    1 per punctuation mark. Fast and good enough for a budget (the real tokenizer is not needed)."""
+    """Fast estimate of the subword tokens a multilingual e5/BERT tokenizer produces for ``text``.
+
+    * 1 per CJK character (ideographs, kana, Hangul): these tokenizers split CJK text per character;
+    * about 1.3 per latin word (any run of letters/digits), rounded up over the whole text: common words
+      are one piece, rarer ones two or three. A run longer than 12 characters (serial numbers, hashes,
+      long identifiers) counts as one word per 12 characters so it is not underestimated;
+    * 1 per punctuation mark or symbol (anything else that is not whitespace).
+
+    Whitespace is free, so joining texts with spaces or newlines never costs more than the parts.
+    """
     cjk = len(_CJK.findall(text))
-    words = len(_WORD.findall(text))
-    punct = len(_PUNCT.findall(_CJK.sub("", _WORD.sub("", text))))
-    return cjk + math.ceil(words * 1.3) + punct
+    rest = _CJK.sub(" ", text)
+    words = sum(-(-len(w) // _CHARS_PER_WORD) for w in _WORD.findall(rest))
+    punct = len(_PUNCT.findall(rest))
+    return cjk + (13 * words + 9) // 10 + punct
+
+
+# --------------------------------------------------------------------------------------------- sentences
+
+_ZH_TERMINATORS = "。！？；…｡．"
+_EN_TERMINATORS = "!?"
+_CLOSERS = "\"'”’」』）)】》〕〉］]｝}＂＇"
+# Abbreviations after which "." does not end a sentence.
+_ABBREVIATIONS = frozenset({
+    "e.g.", "i.e.", "mr.", "mrs.", "ms.", "dr.", "prof.", "vs.", "approx.", "fig.", "figs.", "cf.", "incl.",
+    "jr.", "sr.", "st.", "no.", "nos.", "etc.", "ca.", "resp.", "ref.", "vol.", "pp.", "al.",
+})
+_DOTTED_ACRONYM = re.compile(r"(?:[A-Za-z]\.){2,}")  # U.S., e.g., a.m.
+_OPENERS = "\"'“‘「『（(【《〔〈［[｛{"
+
+
+def _is_cjk(ch: str) -> bool:
+    return bool(_CJK.match(ch))
+
+
+def _skip(text: str, i: int, chars: str) -> int:
+    while i < len(text) and text[i] in chars:
+        i += 1
+    return i
+
+
+def _dot_ends_sentence(text: str, start: int, dot: int, after: int) -> bool:
+    """``text[dot]`` is a "." followed by whitespace or the end (``after`` is past any closers). It ends a
+    sentence unless the word it closes is an abbreviation (``e.g.``, ``Mr.``, ``No. 5``, ``U.S.``), or a
+    list ordinal at the start of the sentence (``1. Open the app``). ``etc.`` ends a sentence only when an
+    upper-case word follows; ``No.`` is an abbreviation only before a number."""
+    before = text[start : dot + 1].split()
+    if not before:
+        return True
+    word = before[-1].lstrip(_OPENERS).lower()
+    nxt = text[after:].lstrip()[:1]
+    if word == "etc.":
+        return nxt.isupper()
+    if word in ("no.", "nos."):
+        return not (nxt.isdigit() or nxt == "#")
+    if word in _ABBREVIATIONS or _DOTTED_ACRONYM.fullmatch(word):
+        return False
+    return not (len(before) == 1 and word[:-1].isdigit() and len(word) <= 4)
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in ``text``, whitespace trimmed; see :func:`split_sentences`."""
+    spans: list[tuple[int, int]] = []
+
+    def add(s: int, e: int) -> None:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            spans.append((s, e))
+
+    start = i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        end: int | None = None
+        if ch == "\n":
+            add(start, i)
+            start = i = i + 1
+            continue
+        if ch in _ZH_TERMINATORS:
+            end = _skip(text, _skip(text, i + 1, _ZH_TERMINATORS + _EN_TERMINATORS), _CLOSERS)
+        elif ch in _EN_TERMINATORS:
+            j = _skip(text, _skip(text, i + 1, _ZH_TERMINATORS + _EN_TERMINATORS), _CLOSERS)
+            if j == n or text[j].isspace() or _is_cjk(text[j]):
+                end = j
+            else:
+                i = j
+                continue
+        elif ch == ".":
+            j = _skip(text, _skip(text, i + 1, "."), _CLOSERS)
+            if (j == n or text[j].isspace()) and _dot_ends_sentence(text, start, i, j):
+                end = j
+            else:
+                i = max(j, i + 1)
+                continue
+        if end is not None:
+            add(start, end)
+            start = i = end
+            continue
+        i += 1
+    add(start, n)
+    return spans
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of mixed Chinese/English text; newlines also end sentences."""
-    out: list[str] = []
-    for line in text.split("\n"):
-        start = 0
-        i = 0
-        n = len(line)
-        while i < n:
-            ch = line[i]
-            end: int | None = None
-            if ch in _ZH_END:
-                end = i + 1
-                while end < n and (line[end] in _ZH_END or line[end] in _CLOSERS):
-                    end += 1
-            elif ch == "." and (i + 1 == n or line[i + 1] == " "):
-                word = line[start:i + 1].split()[-1].lower() if line[start:i + 1].split() else ""
-                if word not in _ABBREV and not re.fullmatch(r"[a-z]\.", word):
-                    end = i + 1
-            if end is not None:
-                while end < n and line[end] in _CLOSERS:
-                    end += 1
-                piece = line[start:end].strip()
-                if piece:
-                    out.append(piece)
-                start = end
-                i = end
-                continue
-            i += 1
-        rest = line[start:].strip()
-        if rest:
-            out.append(rest)
+    """Sentences of Chinese, English or mixed text, whitespace trimmed, empty ones dropped.
+
+    * Chinese ``。！？；…`` (and ``｡`` ``．``) end a sentence wherever they are; repeated marks (``！？``,
+      ``……``) and closing quotes/brackets (``”」）】》``) stay with the sentence.
+    * English ``!`` ``?`` end a sentence before whitespace, the end of the text or a CJK character;
+      ``.`` only before whitespace or the end, so decimals (3.5), version numbers (v2.1.3), URLs and
+      domains never split, and not after abbreviations (e.g., i.e., Mr., No. 5, U.S.) or a list ordinal
+      (``1. Open``). Closing quotes/brackets after the mark stay with the sentence.
+    * A newline always ends a sentence.
+    """
+    return [text[s:e] for s, e in _sentence_spans(text)]
+
+
+# -------------------------------------------------------------------------------------------- splitting
+
+
+def _break_ok(text: str, i: int) -> bool:
+    """Whether a hard split may fall before ``text[i]``: at whitespace or next to a CJK character."""
+    a, b = text[i - 1], text[i]
+    return a.isspace() or b.isspace() or _is_cjk(a) or _is_cjk(b)
+
+
+def _hard_split(text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
+    """Cut ``text[start:end]`` into spans of at most ``budget`` tokens: the longest prefix that fits
+    (binary search; the estimate only grows as text is added), moved back to the last word or CJK
+    character boundary when there is one, else cut between characters (a long URL or identifier)."""
+    out: list[tuple[int, int]] = []
+    s = start
+    while s < end:
+        while s < end and text[s].isspace():
+            s += 1
+        if s >= end:
+            break
+        lo, hi = s + 1, end
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if approx_tokens(text[s:mid]) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        cut = lo
+        if cut < end:
+            back = next((k for k in range(cut, s, -1) if _break_ok(text, k)), None)
+            cut = back if back is not None else cut
+        e = cut
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        out.append((s, e))
+        s = cut
     return out
 
 
-class ChunkDraft(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    text: str
-    section_path: tuple[str, ...]
-    position: int
-    char_start: int
-    char_end: int
-
-
-def _hard_split(sentence: str, budget: int) -> list[str]:
-    """A sentence longer than the budget: by words for latin text, by characters for CJK."""
-    if _CJK.search(sentence):
-        step = max(budget, 1)
-        return [sentence[i : i + step] for i in range(0, len(sentence), step)]
-    words = sentence.split()
-    step = max(int(budget / 1.3), 1)
-    return [" ".join(words[i : i + step]) for i in range(0, len(words), step)]
-
-
-def _split_block(text: str, budget: int, overlap: int) -> list[str]:
-    sentences: list[str] = []
-    for s in split_sentences(text):
-        sentences.extend(_hard_split(s, budget) if approx_tokens(s) > budget else [s])
+def _split_text(text: str, budget: int, overlap: int) -> list[str]:
+    """Pieces of at most ``budget`` tokens cut at sentence boundaries; each piece after the first starts
+    with the trailing whole sentences of the previous piece that fit in ``overlap`` tokens. A sentence
+    larger than the budget is hard-split (those parts are packed like sentences)."""
+    units: list[tuple[int, int]] = []
+    for s, e in _sentence_spans(text):
+        units.extend(_hard_split(text, s, e, budget) if approx_tokens(text[s:e]) > budget else [(s, e)])
     pieces: list[str] = []
-    current: list[str] = []
-    for s in sentences:
-        if current and approx_tokens(_join([*current, s])) > budget:
-            pieces.append(_join(current))
-            carry: list[str] = []
-            for prev in reversed(current):
-                if approx_tokens(_join([prev, *carry])) > overlap:
-                    break
-                carry.insert(0, prev)
-            current = carry if approx_tokens(_join([*carry, s])) <= budget else []
-        current.append(s)
-    if current:
-        pieces.append(_join(current))
+    first = 0  # index of the first unit of the current piece
+    for k in range(1, len(units)):
+        if approx_tokens(text[units[first][0] : units[k][1]]) <= budget:
+            continue
+        pieces.append(text[units[first][0] : units[k - 1][1]])
+        carry = k
+        while (carry - 1 > first and approx_tokens(text[units[carry - 1][0] : units[k - 1][1]]) <= overlap
+               and approx_tokens(text[units[carry - 1][0] : units[k][1]]) <= budget):
+            carry -= 1
+        first = carry
+    if units:
+        pieces.append(text[units[first][0] : units[-1][1]])
     return pieces
 
 
-_ZH_PUNCT = "。！？；，、：“”‘’（）《》【】…"
+# ------------------------------------------------------------------------------------------------ chunks
 
 
-def _cjkish(ch: str) -> bool:
-    return bool(_CJK.match(ch)) or ch in _ZH_PUNCT
+class ChunkDraft(BaseModel, frozen=True):
+    """A chunk before it gets an id: breadcrumb line + content, its section, order and source span.
+
+    The span covers the whole blocks the chunk draws from (a piece of a split block has its block's
+    span)."""
+
+    text: str
+    section_path: tuple[str, ...]
+    position: int = Field(ge=0)  # 0-based order in the document
+    char_start: int = Field(ge=0)
+    char_end: int = Field(ge=0)
 
 
-def _join(parts: Sequence[str]) -> str:
-    """Join sentences: no space between Chinese neighbours, one space otherwise."""
-    out = ""
-    for p in parts:
-        if out and p and not (_cjkish(out[-1]) and _cjkish(p[0])):
-            out += " "
-        out += p
-    return out
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _breadcrumb(path: Sequence[str], title: str | None, limit: int) -> str:
+    """``Title > Section > Subsection``; the title is left out when it is already the first heading. A
+    breadcrumb over ``limit`` tokens loses its outermost parts, then is cut, so content keeps room."""
+    parts = [p for p in path if p.strip()]
+    if title and title.strip() and not (parts and _same(parts[0], title)):
+        parts.insert(0, " ".join(title.split()))
+    while len(parts) > 1 and approx_tokens(" > ".join(parts)) > limit:
+        parts.pop(0)
+    crumb = " > ".join(parts)
+    if approx_tokens(crumb) > limit:
+        s, e = _hard_split(crumb, 0, len(crumb), limit - 1)[0]
+        crumb = crumb[s:e] + "…"
+    return crumb
+
+
+@dataclass
+class _Packer:
+    """Fills chunks of one section in order; a chunk is emitted when the next unit would not fit."""
+
+    crumb: str
+    path: tuple[str, ...]
+    max_tokens: int
+    out: list[ChunkDraft]
+    lines: list[str] = field(default_factory=list)
+    start: int = 0
+    end: int = 0
+
+    def render(self, lines: Sequence[str]) -> str:
+        return "\n".join([self.crumb, *lines] if self.crumb else lines)
+
+    def fits(self, extra: Sequence[str], alone: bool = False) -> bool:
+        return approx_tokens(self.render([*([] if alone else self.lines), *extra])) <= self.max_tokens
+
+    def add(self, text: str, block: Block) -> None:
+        """Append a unit, first emitting the current chunk if the unit does not fit in it."""
+        if self.lines and not self.fits([text]):
+            self.flush()
+        if not self.lines:
+            self.start, self.end = block.char_start, block.char_end
+        self.lines.append(text)
+        self.start, self.end = min(self.start, block.char_start), max(self.end, block.char_end)
+
+    def flush(self) -> None:
+        if self.lines:
+            self.out.append(ChunkDraft(text=self.render(self.lines), section_path=self.path,
+                                       position=len(self.out), char_start=self.start, char_end=self.end))
+            self.lines = []
+
+
+def _sections(blocks: Sequence[Block]) -> list[tuple[tuple[str, ...], list[Block]]]:
+    """Runs of non-heading blocks; a heading (or a change of section path) starts a new run."""
+    out: list[tuple[tuple[str, ...], list[Block]]] = []
+    for block in blocks:
+        if block.kind == "heading" or not out or out[-1][0] != block.section_path:
+            out.append((block.section_path, []))
+        if block.kind != "heading" and block.text.strip():
+            out[-1][1].append(block)
+    return [(path, body) for path, body in out if body]
+
+
+def _units(block: Block) -> list[str]:
+    """What a block is packed as: a table row by row, anything else whole."""
+    if block.kind == "table":
+        return [row for row in block.text.split("\n") if row.strip()]
+    return [block.text.strip("\n") if block.kind == "code" else block.text.strip()]
+
+
+def _follower(body: Sequence[Block], i: int) -> list[Block]:
+    """The list items (or the table) that directly follow the paragraph ``body[i]``: its lead-in."""
+    if body[i].kind != "paragraph" or i + 1 >= len(body):
+        return []
+    if body[i + 1].kind == "table":
+        return [body[i + 1]]
+    j = i + 1
+    while j < len(body) and body[j].kind == "list_item":
+        j += 1
+    return list(body[i + 1 : j])
+
+
+def _pack_section(packer: _Packer, body: Sequence[Block], overlap: int) -> None:
+    budget = packer.max_tokens - approx_tokens(packer.crumb)
+    for i, block in enumerate(body):
+        units = _units(block)
+        follow = _follower(body, i)
+        if follow and packer.lines:
+            group = [*units, *(u for b in follow for u in _units(b))]
+            first = [*units, _units(follow[0])[0]]
+            # keep the lead-in with the whole list when that fits in a chunk, else at least with its
+            # first item: start a new chunk rather than leave the lead-in at the end of this one
+            if not packer.fits(group) and (packer.fits(group, alone=True) or not packer.fits(first)):
+                packer.flush()
+        for unit in units:
+            if packer.fits([unit], alone=True):
+                packer.add(unit, block)
+                continue
+            pieces = _split_text(unit, budget, overlap)
+            packer.flush()
+            for piece in pieces[:-1]:
+                packer.add(piece, block)
+                packer.flush()
+            packer.add(pieces[-1], block)
 
 
 def chunk_blocks(
     blocks: Sequence[Block], max_tokens: int = 220, overlap_tokens: int = 40, title: str | None = None,
 ) -> list[ChunkDraft]:
-    drafts: list[ChunkDraft] = []
-    sections: list[tuple[tuple[str, ...], list[Block]]] = []
-    for block in blocks:
-        if block.kind == "heading" or not sections or sections[-1][0] != block.section_path:
-            sections.append((block.section_path, []))
-        if block.kind != "heading":
-            sections[-1][1].append(block)
+    """Pack a document's blocks into chunks of at most ``max_tokens`` (:func:`approx_tokens`).
 
-    for path, body in sections:
-        if not body:
-            continue
-        crumbs = list(path)
-        if title and (not crumbs or crumbs[0] != title):
-            crumbs.insert(0, title)
-        crumb = " > ".join(crumbs)
-        budget = max(max_tokens - approx_tokens(crumb) - 1, 16)
-        current: list[str] = []
-        start = end = body[0].char_start
+    * Sections are never mixed: each heading starts new chunks, and heading blocks themselves are not
+      content, they appear in the breadcrumb. Every chunk starts with its breadcrumb line, ``title`` first
+      unless it is the first heading of the path; the breadcrumb counts in the budget (and is shortened
+      from the outside if it would take more than half of it).
+    * Blocks are packed in order, joined by newlines. A paragraph directly followed by list items (or a
+      table) is its lead-in: a new chunk is started before it when that keeps it with the whole list, or
+      at least with the first item. A table is packed row by row (rows carry their header), so a big
+      table splits between rows, never inside one.
+    * A block (or table row) larger than the budget is split at sentence boundaries, each piece starting
+      with up to ``overlap_tokens`` of the previous piece's trailing sentences; a sentence larger than the
+      budget is hard-split at word (or CJK character) boundaries.
+    * Empty blocks produce nothing, no chunk is empty, positions are 0, 1, 2, ...
+    """
+    if max_tokens < MIN_MAX_TOKENS:
+        raise ValueError(f"max_tokens must be at least {MIN_MAX_TOKENS}, got {max_tokens}")
+    if not 0 <= overlap_tokens < max_tokens // 2:
+        raise ValueError(f"overlap_tokens must be >= 0 and < max_tokens // 2 ({max_tokens // 2}), "
+                         f"got {overlap_tokens}")
+    out: list[ChunkDraft] = []
+    for path, body in _sections(blocks):
+        crumb = _breadcrumb(path, title, max_tokens // 2)
+        packer = _Packer(crumb=crumb, path=path, max_tokens=max_tokens, out=out)
+        _pack_section(packer, body, overlap_tokens)
+        packer.flush()
+    return out
 
-        def emit(lines: list[str], s: int, e: int, crumb: str = crumb, path: tuple[str, ...] = path) -> None:
-            text = "\n".join([crumb, *lines]) if crumb else "\n".join(lines)
-            drafts.append(ChunkDraft(text=text, section_path=path, position=len(drafts), char_start=s, char_end=e))
 
-        for block in body:
-            units = [block.text]
-            if approx_tokens(block.text) > budget:
-                units = block.text.split("\n") if block.kind == "table" else _split_block(block.text, budget,
-                                                                                          overlap_tokens)
-                units = [u for part in units for u in (_split_block(part, budget, 0) if approx_tokens(part) > budget
-                                                       else [part])]
-            for unit in units:
-                if current and approx_tokens("\n".join([*current, unit])) > budget:
-                    emit(current, start, end)
-                    current = []
-                    start = block.char_start
-                if not current:
-                    start = block.char_start
-                current.append(unit)
-                end = block.char_end
-        if current:
-            emit(current, start, end)
-    return drafts
+__all__ = ["CHUNKER_VERSION", "ChunkDraft", "approx_tokens", "chunk_blocks", "split_sentences"]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from core.errors import BadInput
 from core.models import Document, KnowledgeEntry, Unit
 from core.store import Store
+from ingest.pii import PiiMasker
 from ingest.readers import DOC_SUFFIXES, FAQ_SUFFIXES, Quarantined, discover, read_document, read_faq
 from ingest.units import document_units, entry_units
 from retrieval.bm25 import BM25Params, doc_sparse
@@ -53,6 +54,7 @@ class IngestReport(BaseModel):
     units_removed: int = 0
     quarantined: list[Quarantined] = Field(default_factory=list)
     encodings: dict[str, str] = Field(default_factory=dict)
+    pii_masked: dict[str, int] = Field(default_factory=dict)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -60,7 +62,9 @@ class IngestReport(BaseModel):
             f"{self.files} files: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.removed} removed, {self.failed} failed; {self.entries} entries, {self.documents} documents; "
             f"{self.units_added} units indexed, {self.units_removed} removed; "
-            f"{len(self.quarantined)} records quarantined; {self.seconds:.1f}s"
+            f"{len(self.quarantined)} records quarantined; "
+            f"PII masked: {', '.join(f'{k} {v}' for k, v in sorted(self.pii_masked.items())) or 'none'}; "
+            f"{self.seconds:.1f}s"
         )
 
 
@@ -68,7 +72,7 @@ class Ingestor:
     def __init__(
         self, store: Store, embedder: Embedder, tokenizer: Tokenizer, index: VectorIndex,
         bm25: BM25Params, build_fingerprint: str, chunk_max_tokens: int = 220, chunk_overlap_tokens: int = 40,
-        quarantine_path: Path | None = None,
+        quarantine_path: Path | None = None, masker: PiiMasker | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -79,6 +83,7 @@ class Ingestor:
         self.chunk_max_tokens = chunk_max_tokens
         self.chunk_overlap_tokens = chunk_overlap_tokens
         self.quarantine_path = quarantine_path
+        self.masker = masker or PiiMasker()
 
     # -- vectors ----------------------------------------------------------------------------
     def _avgdl(self, new_lengths: Sequence[int]) -> float:
@@ -167,6 +172,7 @@ class Ingestor:
 
         Only units whose content-derived id is new are embedded; units that disappeared are deleted.
         The index is written first and the record last, so an interrupted run is finished by the next."""
+        entries, documents = self._mask(entries, documents, report)
         units: list[Unit] = []
         for e in entries:
             units.extend(entry_units(e))
@@ -192,6 +198,22 @@ class Ingestor:
             report.added += 1
         else:
             report.updated += 1
+
+    def _mask(self, entries: Sequence[KnowledgeEntry], documents: Sequence[Document],
+              report: IngestReport) -> tuple[list[KnowledgeEntry], list[Document]]:
+        """PII masked out of every text before it reaches a unit, the index or the record."""
+
+        def clean(text: str) -> str:
+            result = self.masker.mask(text)
+            for kind, n in result.counts.items():
+                report.pii_masked[kind] = report.pii_masked.get(kind, 0) + n
+            return result.text
+
+        masked_entries = [e.model_copy(update={"question": clean(e.question), "answer": clean(e.answer),
+                                               "alt_questions": tuple(clean(q) for q in e.alt_questions)})
+                          for e in entries]
+        masked_docs = [d.model_copy(update={"body": clean(d.body)}) for d in documents]
+        return masked_entries, masked_docs
 
     def remove_source(self, uri: str) -> int:
         ids = sorted(self.store.unit_ids_for_source(uri))
