@@ -74,15 +74,15 @@ def _skip(text: str, i: int, chars: str) -> int:
 def _dot_ends_sentence(text: str, start: int, dot: int, after: int) -> bool:
     """``text[dot]`` is a "." followed by whitespace or the end (``after`` is past any closers). It ends a
     sentence unless the word it closes is an abbreviation (``e.g.``, ``Mr.``, ``No. 5``, ``U.S.``), or a
-    list ordinal at the start of the sentence (``1. Open the app``). ``etc.`` ends a sentence only when an
-    upper-case word follows; ``No.`` is an abbreviation only before a number."""
+    list ordinal at the start of the sentence (``1. Open the app``). ``etc.`` ends a sentence only before an
+    upper-case or CJK character; ``No.`` is an abbreviation only before a number."""
     before = text[start : dot + 1].split()
     if not before:
         return True
     word = before[-1].lstrip(_OPENERS).lower()
     nxt = text[after:].lstrip()[:1]
     if word == "etc.":
-        return nxt.isupper()
+        return nxt == "" or nxt.isupper() or _is_cjk(nxt)
     if word in ("no.", "nos."):
         return not (nxt.isdigit() or nxt == "#")
     if word in _ABBREVIATIONS or _DOTTED_ACRONYM.fullmatch(word):
@@ -112,9 +112,9 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
             start = i = i + 1
             continue
         if ch in _ZH_TERMINATORS:
-            end = _skip(text, _skip(text, i + 1, _ZH_TERMINATORS + _EN_TERMINATORS), _CLOSERS)
+            end = _skip(text, i + 1, _ZH_TERMINATORS + _EN_TERMINATORS + _CLOSERS)
         elif ch in _EN_TERMINATORS:
-            j = _skip(text, _skip(text, i + 1, _ZH_TERMINATORS + _EN_TERMINATORS), _CLOSERS)
+            j = _skip(text, i + 1, _ZH_TERMINATORS + _EN_TERMINATORS + _CLOSERS)
             if j == n or text[j].isspace() or _is_cjk(text[j]):
                 end = j
             else:

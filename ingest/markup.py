@@ -387,15 +387,17 @@ class _MarkdownParser:
         group: list[_Line] = []
         while j < len(self.lines) and (m := _QUOTE.match(self.lines[j].text)):
             line = self.lines[j]
-            inner = line.text[m.end():]
-            alert = _ALERT.match(inner.strip())
-            if alert:
+            cut = m.end()
+            while nested := _QUOTE.match(line.text[cut:]):  # nested quotes are flattened
+                cut += nested.end()
+            inner = line.text[cut:]
+            if alert := _ALERT.match(inner.strip()):  # GitHub alert: "> [!WARNING]" -> "Warning:"
                 inner = alert.group(1).capitalize() + ":"
-            if _blank(inner) or (_QUOTE.match(inner) and _blank(_QUOTE.sub("", inner))):
+            if _blank(inner):
                 self.para, group = group, []
                 self.flush()
             else:
-                group.append(_Line(_QUOTE.sub("", inner), line.end - len(inner), line.end))
+                group.append(_Line(inner, line.start + cut, line.end))
             j += 1
         self.para = group
         self.flush()
@@ -549,8 +551,12 @@ _SOFT = "\x1f"  # a source line break inside text: a space, except between two C
 
 
 def _dropped(tag: Tag) -> bool:
-    return (tag.name in _DROP or tag.has_attr("hidden")
-            or str(tag.get("role") or "").lower() in _DROP_ROLES)
+    """Navigation, footers, scripts and the like; also a page banner (``<header>`` or role ``banner``
+    without a heading in it: an article's own header holding its ``<h1>`` is kept)."""
+    role = str(tag.get("role") or "").lower()
+    if tag.name == "header" or role == "banner":
+        return tag.find(list(_HEADINGS)) is None
+    return tag.name in _DROP or tag.has_attr("hidden") or role in _DROP_ROLES
 
 
 def _is_text(node: object) -> bool:

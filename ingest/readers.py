@@ -19,8 +19,8 @@ from core.ids import content_hash
 from core.models import Document, KnowledgeEntry
 from core.text import detect_lang
 
-FAQ_SUFFIXES = {".jsonl", ".csv"}
-DOC_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".html", ".htm"}
+FAQ_SUFFIXES = {".jsonl", ".csv", ".xlsx"}
+DOC_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".docx"}
 KNOWN_FIELDS = {"id", "question", "answer", "alt_questions", "category", "product", "tags", "lang", "source"}
 
 
@@ -112,13 +112,34 @@ def _records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any] | None
             yield f"row {n}", dict(row), ""
 
 
+def _xlsx_records(path: Path) -> Iterator[tuple[str, dict[str, Any] | None, str]]:
+    """Rows of the first sheet, keyed by the header row."""
+    from openpyxl import load_workbook
+
+    try:
+        sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+    except Exception as exc:  # openpyxl raises zipfile/KeyError/InvalidFileException variants
+        raise BadInput(f"cannot read spreadsheet {path}: {exc}") from exc
+    rows = sheet.iter_rows(values_only=True)
+    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+    for n, row in enumerate(rows, start=2):
+        if all(v is None or str(v).strip() == "" for v in row):
+            continue
+        yield f"row {n}", {h: ("" if v is None else str(v)) for h, v in zip(header, row, strict=False) if h}, ""
+
+
 def read_faq(path: Path, source: str) -> tuple[list[KnowledgeEntry], list[Quarantined], str]:
     """Entries, quarantined records and the detected encoding of one FAQ file."""
-    text, encoding = decode_bytes(path.read_bytes())
     entries: list[KnowledgeEntry] = []
     bad: list[Quarantined] = []
     seen: dict[str, str] = {}
-    for location, record, raw in _records(path, text):
+    if path.suffix.lower() == ".xlsx":
+        encoding = "xlsx"
+        records: Iterable[tuple[str, dict[str, Any] | None, str]] = _xlsx_records(path)
+    else:
+        text, encoding = decode_bytes(path.read_bytes())
+        records = _records(path, text)
+    for location, record, raw in records:
         if record is None:
             bad.append(Quarantined(source=source, location=location, reason=raw))
             continue
@@ -146,8 +167,13 @@ def read_document(path: Path, source: str) -> tuple[Document, str]:
     """A document with its front-matter metadata, and the detected encoding."""
     from ingest.markup import html_title, parse_front_matter
 
-    text, encoding = decode_bytes(path.read_bytes())
     suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        text, encoding = pdf_text(path), "pdf"
+    elif suffix == ".docx":
+        text, encoding = docx_markdown(path), "docx"
+    else:
+        text, encoding = decode_bytes(path.read_bytes())
     meta: dict[str, Any] = {}
     fmt: str
     if suffix in {".html", ".htm"}:
@@ -157,7 +183,7 @@ def read_document(path: Path, source: str) -> tuple[Document, str]:
             meta, body = parse_front_matter(text)
         except ValueError as exc:
             raise BadInput(f"{path}: {exc}") from exc
-        fmt = "markdown" if suffix in {".md", ".markdown"} else "text"
+        fmt = "markdown" if suffix in {".md", ".markdown", ".docx"} else "text"
         title = str(meta.get("title") or "") or None
         if title is None:
             first = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
@@ -174,6 +200,59 @@ def read_document(path: Path, source: str) -> tuple[Document, str]:
         product=str(meta["product"]) if meta.get("product") else None,
         tags=tuple(_listify(meta.get("tags"), "|,")), lang=lang, source=source, metadata=extra,
     ), encoding
+
+
+def pdf_text(path: Path) -> str:
+    """Text of a PDF with pypdf, pages separated by blank lines (unstructured's PDF path needs models
+    that cannot be fetched offline)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError) as exc:
+        raise BadInput(f"cannot read PDF {path}: {exc}") from exc
+    text = "\n\n".join(p for p in pages if p)
+    if not text.strip():
+        raise BadInput(f"{path}: no extractable text (a scanned PDF needs OCR first)")
+    return text
+
+
+def docx_markdown(path: Path) -> str:
+    """A DOCX as Markdown: headings by style level, list paragraphs as items, tables as pipe tables."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, KeyError, ValueError) as exc:
+        raise BadInput(f"cannot read DOCX {path}: {exc}") from exc
+    lines: list[str] = []
+    body = document.element.body
+    tables = {t._tbl: t for t in document.tables}
+    paragraphs = {p._p: p for p in document.paragraphs}
+    for child in body.iterchildren():
+        if child in paragraphs:
+            p = paragraphs[child]
+            text = p.text.strip()
+            style = (p.style.name or "").lower() if p.style is not None else ""
+            if not text:
+                continue
+            if style.startswith("heading") or style == "title":
+                level = int(style.split()[-1]) if style.split()[-1].isdigit() else 1
+                lines += ["", "#" * min(level, 6) + " " + text, ""]
+            elif "list" in style:
+                lines.append(f"- {text}")
+            else:
+                lines += ["", text, ""]
+        elif child in tables:
+            rows = [[c.text.strip().replace("|", "/") for c in r.cells] for r in tables[child].rows]
+            if rows:
+                lines += ["", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+                lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+                lines.append("")
+    return "\n".join(lines).strip() + "\n"
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
