@@ -21,6 +21,7 @@ from core.store import Store
 from core.text import detect_lang
 from ingest.chunking import CHUNKER_VERSION
 from ingest.pipeline import Ingestor, IngestReport, ProgressFactory
+from ingest.tickets import TicketMapping
 from retrieval.bm25 import BM25Params
 from retrieval.embed import Embedder, build_embedder
 from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
@@ -139,6 +140,18 @@ class KnowledgeBase:
     def ingest(self, paths: Sequence[Path], prune: bool = False,
                progress: ProgressFactory | None = None) -> IngestReport:
         return self.ingestor().ingest(paths, prune=prune, progress_factory=progress)
+
+    def ingest_tickets(self, paths: Sequence[Path], mapping: TicketMapping) -> IngestReport:
+        """Ticket exports: cleaned and masked into the record, resolved tickets mined into review candidates."""
+        ingestor = self.ingestor()
+        report = IngestReport()
+        started = time.perf_counter()
+        for path in paths:
+            if not path.is_file():
+                raise BadInput(f"no such ticket export: {path}")
+            ingestor.ingest_tickets(path, mapping, report)
+        report.seconds = time.perf_counter() - started
+        return report
 
     def reindex(self, progress: ProgressFactory | None = None) -> int:
         n = self.ingestor().reindex(progress)

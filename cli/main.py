@@ -70,12 +70,25 @@ def ingest(
     ],
     prune: Annotated[bool, typer.Option(help="Remove sources under the given folders that no longer exist.")] = False,
     user_dict: Annotated[Path | None, typer.Option(help="jieba user dictionary (product names, SKUs).")] = None,
+    tickets: Annotated[bool, typer.Option("--tickets", help="The files are ticket exports (CSV/JSONL).")] = False,
+    mapping: Annotated[Path | None, typer.Option(help="Ticket field mapping (YAML or TOML).")] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="Ticket field mapping key=column, e.g. text=Body")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Ingest files into the knowledge base (incremental: unchanged files are skipped)."""
+    """Ingest files into the knowledge base (incremental: unchanged files are skipped).
+
+    Ticket exports (--tickets with --mapping FILE or --map key=column) are cleaned, PII-masked and kept;
+    resolved tickets become answer candidates for review (`kb candidates`)."""
     kb = _open(_settings(user_dict=user_dict))
     try:
-        report = kb.ingest(paths, prune=prune, progress=_Bar)
+        if tickets or mapping or map_:
+            from ingest.tickets import load_mapping
+
+            report = kb.ingest_tickets(paths, load_mapping(mapping, map_ or []))
+        else:
+            report = kb.ingest(paths, prune=prune, progress=_Bar)
     finally:
         kb.close()
     if as_json:
@@ -153,6 +166,28 @@ def serve(
     os.environ["KB_HOME"] = str(settings.home)
     uvicorn.run("api.asgi:app_factory", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level="info")
+
+
+@app.command()
+def candidates(
+    status: Annotated[str, typer.Option(help="review, promoted, rejected, or '' for all")] = "review",
+    limit: Annotated[int, typer.Option()] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Answer candidates mined from resolved tickets, most frequent first."""
+    kb = _open(_settings())
+    try:
+        rows = kb.store.candidates(status or None)[:limit]
+    finally:
+        kb.close()
+    items = [{"id": r.id, "count": r.count, "question": r.question, "answer": r.answer, "examples": r.examples,
+              "team": r.team, "status": r.status} for r in rows]
+    if as_json:
+        _echo_json(items)
+        return
+    for c in items:
+        typer.echo(f"{c['count']:>4}x  {c['id']}  [{c['team'] or '-'}]  Q: {str(c['question'])[:80]}")
+        typer.echo(f"       A: {str(c['answer'])[:100]}")
 
 
 @app.command()

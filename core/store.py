@@ -81,6 +81,37 @@ class UnitRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class TicketRow(Base):
+    """A cleaned, PII-masked support ticket (kept for profiling, routing history and mining)."""
+
+    __tablename__ = "tickets"
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000), index=True)
+    customer: Mapped[list[str]] = mapped_column(JSON)
+    agent: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    team: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CandidateRow(Base):
+    """A question/answer mined from resolved tickets, waiting for review (not in the answer index)."""
+
+    __tablename__ = "candidates"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    examples: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tickets: Mapped[list[str]] = mapped_column(JSON, default=list)
+    team: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="review")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class SessionRow(Base):
     """The last question of a conversation, so a follow-up can be understood (shared by API replicas)."""
 
@@ -175,8 +206,33 @@ class Store:
                 s.add(UnitRow(id=u.id, source=uri, kind=u.kind, entry_id=u.entry_id, doc_id=u.doc_id,
                               payload=u.payload()))
 
+    def replace_tickets(self, uri: str, content_hash: str, tickets: Sequence[Any], candidates: Sequence[Any]) -> None:
+        """Make the source's tickets and mined candidates exactly these (candidates already reviewed keep
+        their status), atomically."""
+        with self.session() as s, s.begin():
+            reviewed = {r.id: r.status for r in s.scalars(select(CandidateRow).where(CandidateRow.source == uri))
+                        if r.status != "review"}
+            s.execute(delete(TicketRow).where(TicketRow.source == uri))
+            s.execute(delete(CandidateRow).where(CandidateRow.source == uri))
+            s.merge(SourceRow(uri=uri, kind="tickets", content_hash=content_hash, records=len(tickets),
+                              ingested_at=_now()))
+            for t in tickets:
+                s.add(TicketRow(id=f"{uri}#{t.id}", source=uri, customer=t.customer, agent=t.agent, status=t.status,
+                                team=t.team, created=t.created, channel=t.channel, extra=t.metadata))
+            for c in candidates:
+                s.add(CandidateRow(id=c.id, source=uri, question=c.question, answer=c.answer, count=c.count,
+                                   examples=c.examples, tickets=c.tickets, team=c.team,
+                                   status=reviewed.get(c.id, c.status)))
+
+    def candidates(self, status: str | None = "review") -> list[CandidateRow]:
+        with self.session() as s:
+            q = select(CandidateRow).order_by(CandidateRow.count.desc(), CandidateRow.id)
+            return list(s.scalars(q.where(CandidateRow.status == status) if status else q))
+
     def remove_source(self, uri: str) -> None:
         with self.session() as s, s.begin():
+            s.execute(delete(TicketRow).where(TicketRow.source == uri))
+            s.execute(delete(CandidateRow).where(CandidateRow.source == uri))
             s.execute(delete(UnitRow).where(UnitRow.source == uri))
             s.execute(delete(EntryRow).where(EntryRow.source == uri))
             s.execute(delete(DocumentRow).where(DocumentRow.source == uri))
@@ -220,6 +276,7 @@ class Store:
             units_by_kind = dict(s.execute(select(UnitRow.kind, func.count()).group_by(UnitRow.kind)).all())
             return {
                 "sources": n(SourceRow), "entries": n(EntryRow), "documents": n(DocumentRow), "units": n(UnitRow),
+                "tickets": n(TicketRow), "candidates": n(CandidateRow),
                 "question_units": int(units_by_kind.get("question", 0)),
                 "answer_units": int(units_by_kind.get("answer", 0)),
                 "chunk_units": int(units_by_kind.get("chunk", 0)),

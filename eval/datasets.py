@@ -130,3 +130,26 @@ def sample_eval(path: Path | None = None) -> tuple[list[Query], list[Query]]:
                   expected_decision=row.get("expected_decision", "answer"))
         (dev if row.get("split") == "dev" else test).append(q)
     return dev, test
+
+
+def abcd_guidelines(root: Path | None = None) -> list[Document]:
+    """ABCD's agent guidelines (flows > subflows > actions) as one Markdown help document per flow."""
+    from core.models import Document as Doc
+
+    data = json.loads(((root or shared_data_dir()) / "abcd" / "guidelines.json").read_text(encoding="utf-8"))
+    docs = []
+    for flow, content in data.items():
+        lines = [f"# {flow}", "", str(content.get("description") or "").strip(), ""]
+        for subflow, body in (content.get("subflows") or {}).items():
+            lines += [f"## {subflow}", ""]
+            if body.get("instructions"):
+                lines += [" ".join(str(x) for x in body["instructions"]), ""]
+            for action in body.get("actions") or []:
+                button = f"[{action['button']}] " if action.get("button") else ""
+                lines.append(f"- {button}{str(action.get('text') or '').strip()}")
+                lines += [f"  - {str(s).strip()}" for s in action.get("subtext") or [] if str(s).strip()]
+            lines.append("")
+        slug = "-".join(flow.lower().split())
+        docs.append(Doc(id=f"abcd-{slug}", title=flow, body="\n".join(lines), format="markdown", lang="en",
+                        source="abcd/guidelines.json"))
+    return docs

@@ -164,7 +164,8 @@ def html_report(result: dict[str, Any], md: str) -> str:
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>supportkb evaluation</title><style>"
         "body{font-family:sans-serif;max-width:1000px;margin:2em auto}td{border:1px solid #ccc;padding:2px 8px}"
-        "table{border-collapse:collapse;margin:0.5em 0}figure{display:inline-block;margin:0.5em;max-width:100%}img{max-width:100%}"
+        "table{border-collapse:collapse;margin:0.5em 0}"
+        "figure{display:inline-block;margin:0.5em;max-width:100%}img{max-width:100%}"
         f"</style></head><body>{text}<h2>Plots</h2>{figs}</body></html>"
     )
 

@@ -28,8 +28,9 @@ _GREETING = re.compile(
 )
 _EMOJI = re.compile("[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\ufe0f\u200d]+")
 _MENTION = re.compile(r"(?<![\w.])@[\w\u4e00-\u9fff]{2,30}(?![\w.@])")
-_REDACTED = re.compile(r"\b(?:X{2,}(?:/X{2,})*(?:/\d{2,4})?)\b")
+_REDACTED = re.compile(r"XX/XX/(?:X{2,4}|\d{2,4})|X{4,}|(?<![A-Za-z])XXX?(?![A-Za-z])")
 _AMOUNT = re.compile(r"\{\$\s*amount\s*\}", re.IGNORECASE)
+_MONEY = re.compile(r"\{\$\s*([\d,]+(?:\.\d+)?)\s*\}")
 _FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 _KEEP_CJK_PUNCT = {ord(c) for c in "，！？：；（）"}
 
@@ -69,8 +70,10 @@ def strip_greeting(text: str) -> str:
 
 
 def readable_redactions(text: str) -> str:
-    """``XXXX``/``XX/XX/2019`` -> ``[REDACTED]``, ``{$amount}`` -> ``[AMOUNT]``: readable, and tokenizable."""
-    return _AMOUNT.sub("[AMOUNT]", _REDACTED.sub("[REDACTED]", text))
+    """``XXXX``/``XX/XX/2019`` -> ``[REDACTED]``, ``{$amount}`` -> ``[AMOUNT]``, ``{$2400.00}`` -> ``$2400.00``:
+    readable, and tokenizable. Redaction runs glued to words in exports (``XXXXday``) are caught too."""
+    text = _MONEY.sub(lambda m: "$" + m.group(1), _AMOUNT.sub("[AMOUNT]", text))
+    return _REDACTED.sub("[REDACTED]", text)
 
 
 def handle_emoji_and_mentions(text: str) -> str:

@@ -17,8 +17,10 @@ from pydantic import BaseModel, Field
 from core.errors import BadInput
 from core.models import Document, KnowledgeEntry, Unit
 from core.store import Store
+from ingest.dedupe import merge_duplicate_entries
 from ingest.pii import PiiMasker
 from ingest.readers import DOC_SUFFIXES, FAQ_SUFFIXES, Quarantined, discover, read_document, read_faq
+from ingest.tickets import TicketMapping, mine_candidates, read_tickets
 from ingest.units import document_units, entry_units
 from retrieval.bm25 import BM25Params, doc_sparse
 from retrieval.embed import Embedder
@@ -55,6 +57,9 @@ class IngestReport(BaseModel):
     quarantined: list[Quarantined] = Field(default_factory=list)
     encodings: dict[str, str] = Field(default_factory=dict)
     pii_masked: dict[str, int] = Field(default_factory=dict)
+    merged_duplicates: int = 0
+    tickets: int = 0
+    candidates: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -62,7 +67,8 @@ class IngestReport(BaseModel):
             f"{self.files} files: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.removed} removed, {self.failed} failed; {self.entries} entries, {self.documents} documents; "
             f"{self.units_added} units indexed, {self.units_removed} removed; "
-            f"{len(self.quarantined)} records quarantined; "
+            f"{self.merged_duplicates} duplicate entries merged; {self.tickets} tickets, "
+            f"{self.candidates} answer candidates for review; {len(self.quarantined)} records quarantined; "
             f"PII masked: {', '.join(f'{k} {v}' for k, v in sorted(self.pii_masked.items())) or 'none'}; "
             f"{self.seconds:.1f}s"
         )
@@ -128,6 +134,8 @@ class Ingestor:
         suffix = path.suffix.lower()
         if suffix in FAQ_SUFFIXES:
             entries, bad, encoding = read_faq(path, uri)
+            entries, merged = merge_duplicate_entries(entries)
+            report.merged_duplicates += len(merged)
             report.quarantined.extend(bad)
             report.encodings[uri] = encoding
             owners = self.store.entry_owner([e.id for e in entries])
@@ -214,6 +222,26 @@ class Ingestor:
                           for e in entries]
         masked_docs = [d.model_copy(update={"body": clean(d.body)}) for d in documents]
         return masked_entries, masked_docs
+
+    def ingest_tickets(self, path: Path, mapping: TicketMapping, report: IngestReport) -> None:
+        """A ticket export: cleaned, masked tickets into the record, resolved ones mined into candidates that
+        wait for review (they reach the answer index only when an editor or a promotion policy says so)."""
+        uri = str(path.resolve())
+        digest = hashlib.sha256(path.read_bytes() + mapping.model_dump_json().encode()).hexdigest()[:32]
+        report.files += 1
+        if self.store.source_hash(uri) == digest:
+            report.unchanged += 1
+            return
+        tickets, bad, encoding, pii = read_tickets(path, mapping, self.masker, uri)
+        report.quarantined.extend(bad)
+        report.encodings[uri] = encoding
+        for kind, n in pii.items():
+            report.pii_masked[kind] = report.pii_masked.get(kind, 0) + n
+        candidates = mine_candidates(tickets, mapping)
+        self.store.replace_tickets(uri, digest, tickets, candidates)
+        report.tickets += len(tickets)
+        report.candidates += len(candidates)
+        report.added += 1
 
     def remove_source(self, uri: str) -> int:
         ids = sorted(self.store.unit_ids_for_source(uri))

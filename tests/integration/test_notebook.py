@@ -18,7 +18,7 @@ def test_walkthrough_notebook_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     namespace: dict[str, object] = {"__name__": "__notebook__"}
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), "walkthrough.ipynb", "exec"), namespace)  # noqa: S102
+            exec(compile("".join(cell["source"]), "walkthrough.ipynb", "exec"), namespace)
     result = namespace["result"]
     assert isinstance(result, dict) and result["metrics"]["decisions"]["n"] == 25
     assert (namespace["HOME"] / "report" / "report.html").is_file()  # type: ignore[operator]
