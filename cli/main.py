@@ -169,6 +169,32 @@ def serve(
 
 
 @app.command()
+def profile(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to profile (nothing is written).")],
+    out: Annotated[Path, typer.Option(help="Folder for profile.json and profile.html.")] = Path("kb-profile"),
+    tickets: Annotated[bool, typer.Option("--tickets", help="The files are ticket exports.")] = False,
+    mapping: Annotated[Path | None, typer.Option(help="Ticket field mapping (YAML or TOML).")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="Ticket field mapping key=column")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Profile data before ingesting it: how dirty is it, what would be quarantined and why."""
+    from ingest.profile import html_report, profile as run_profile, summary
+    from ingest.tickets import load_mapping
+
+    apply_offline_env()
+    ticket_map = load_mapping(mapping, map_ or []) if (tickets or mapping or map_) else None
+    report = run_profile(paths, ticket_map)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "profile.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / "profile.html").write_text(html_report(report), encoding="utf-8")
+    if as_json:
+        _echo_json(report)
+        return
+    typer.echo(summary(report))
+    typer.echo(f"wrote {out / 'profile.json'} and {out / 'profile.html'}")
+
+
+@app.command()
 def candidates(
     status: Annotated[str, typer.Option(help="review, promoted, rejected, or '' for all")] = "review",
     limit: Annotated[int, typer.Option()] = 20,

@@ -78,8 +78,9 @@ class MaskResult:
 
 
 DEFAULT_PATTERNS = (
-    CustomPattern(name="ORDER", regex=r"(?i)(?<=order )(?:no\.?\s*|number\s*|#\s*)?[A-Z0-9-]{6,}\b"),
-    CustomPattern(name="ORDER", regex=r"(?:(?<=订单号)|(?<=订单))[:：\s]*[A-Za-z0-9-]{6,}"),
+    CustomPattern(name="ORDER",
+                  regex=r"(?<=[Oo]rder )(?:[Nn]o\.?\s*|[Nn]umber\s*|#\s*)?(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{6,}\b"),
+    CustomPattern(name="ORDER", regex=r"(?:(?<=订单号)|(?<=订单))[:：\s]*(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{6,}"),
 )
 
 
