@@ -1,0 +1,177 @@
+"""Ingestion benchmark: throughput of profile, clean+mask and full ingest, and PII-masking precision and
+recall. Writes ``eval/results/ingest.json``.
+
+PII labelled set (built here, deterministic, seed 0): 300 real CFPB complaint narratives, cleaned; into
+150 of them one or two synthetic PII values are inserted between sentences (Chinese mobile and
+international phones, e-mail addresses, Chinese resident IDs with valid checksums, Luhn-valid card
+numbers, IPv4 addresses, order numbers), so every true value and its type is known by construction;
+the other 150 are left as they are (their masks count as false positives unless they hide something
+the narrative really contains). Plus the dstc11_intents utterances that spell out an account/card/PIN/
+SSN number in words (selected by a separate pattern), each expected to lose its spelled digits.
+
+    python -m eval.bench_ingest
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import random
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from core.offline import apply_offline_env
+
+apply_offline_env()
+
+from api.service import KnowledgeBase  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from eval.bench_retrieval import SAMPLE, _git_commit  # noqa: E402
+from eval.datasets import REPO, shared_data_dir  # noqa: E402
+from ingest.clean import clean_message  # noqa: E402
+from ingest.pii import PiiMasker, luhn_ok  # noqa: E402
+from ingest.profile import profile  # noqa: E402
+from ingest.tickets import load_mapping  # noqa: E402
+
+CFPB_MAP = ["id=Complaint ID", "text=Consumer complaint narrative", "status=Company response to consumer",
+            "team=Product"]
+SPELLED = re.compile(r"\b(account|card|pin|social security)\b[^.?!]{0,30}?((?:\b(?:zero|one|two|three|four|five|six|"
+                     r"seven|eight|nine)\b[ ,-]+){3,}\b(?:zero|one|two|three|four|five|six|seven|eight|nine)\b)", re.I)
+
+
+def _cn_id(rng: random.Random) -> str:
+    body = f"{rng.choice(['110105', '310104', '440305'])}{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}" \
+           f"{rng.randint(1, 28):02d}{rng.randint(100, 999)}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+
+
+def _card(rng: random.Random) -> str:
+    while True:
+        digits = "4" + "".join(str(rng.randint(0, 9)) for _ in range(15))
+        if luhn_ok(digits):
+            return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+GENERATORS = {
+    "PHONE": lambda r: rng_choice(r, [f"13{r.randint(0, 9)}{r.randint(10000000, 99999999)}",
+                                      f"+1 415 555 {r.randint(1000, 9999)}"]),
+    "EMAIL": lambda r: f"{rng_choice(r, ['li.na', 'john.doe', 'mary88'])}{r.randint(1, 99)}@example.com",
+    "ID_CN": _cn_id,
+    "CARD": _card,
+    "IP": lambda r: f"{r.randint(11, 200)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+    "ORDER": lambda r: f"CN{r.randint(10**11, 10**12 - 1)}",
+}
+
+
+def rng_choice(rng: random.Random, items: list[str]) -> str:
+    return items[rng.randrange(len(items))]
+
+
+def _narratives(limit: int) -> list[str]:
+    path = shared_data_dir() / "cfpb_complaints" / "complaints_sample.csv"
+    rows = csv.DictReader(path.open(encoding="utf-8"))
+    out = []
+    for r in rows:
+        text = clean_message(r.get("Consumer complaint narrative") or "")
+        if text:
+            out.append(text)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def pii_labelled_scores(masker: PiiMasker) -> dict[str, Any]:
+    rng = random.Random(0)
+    per_type: dict[str, dict[str, int]] = {k: {"tp": 0, "fn": 0} for k in GENERATORS}
+    fp = total_masks = 0
+    for i, text in enumerate(_narratives(300)):
+        injected: list[tuple[str, str]] = []
+        if i % 2 == 0:
+            sentences = re.split(r"(?<=[.!?]) ", text)
+            for _ in range(rng.randint(1, 2)):
+                kind = rng_choice(rng, list(GENERATORS))
+                value = GENERATORS[kind](rng)
+                cue = {"ORDER": "my order ", "CARD": "card ", "ID_CN": "ID ", "IP": "from IP "}.get(kind, "")
+                sentences.insert(rng.randint(0, len(sentences)), f"Contact: {cue}{value}.")
+                injected.append((kind, value))
+            text = " ".join(sentences)
+        result = masker.mask(text)
+        masks = sum(result.counts.values())
+        total_masks += masks
+        hits = 0
+        for kind, value in injected:
+            if value in result.text:
+                per_type[kind]["fn"] += 1
+            else:
+                per_type[kind]["tp"] += 1
+                hits += 1
+        fp += max(masks - hits, 0)
+    tp = sum(v["tp"] for v in per_type.values())
+    fn = sum(v["fn"] for v in per_type.values())
+    spoken = [json.loads(line)["utterance"] for f in sorted((shared_data_dir() / "dstc11_intents").glob("*.jsonl"))
+              for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    spelled = [u for u in spoken if SPELLED.search(u)]
+    spelled_hits = sum(1 for u in spelled if not SPELLED.search(masker.mask(u).text))
+    return {
+        "synthetic_in_cfpb": {
+            "precision": round(tp / (tp + fp), 4) if tp + fp else 0.0, "recall": round(tp / (tp + fn), 4),
+            "true_positives": tp, "false_positives": fp, "false_negatives": fn, "texts": 300,
+            "per_type_recall": {k: round(v["tp"] / max(v["tp"] + v["fn"], 1), 4) for k, v in per_type.items()}},
+        "spelled_numbers_dstc11_intents": {"utterances": len(spelled),
+                                           "recall": round(spelled_hits / max(len(spelled), 1), 4)},
+        "labelling": __doc__.split("PII labelled set")[1].split("python -m")[0].strip() if __doc__ else "",
+    }
+
+
+def throughput() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    cfpb = shared_data_dir() / "cfpb_complaints" / "complaints_sample.csv"
+    mapping = load_mapping(None, CFPB_MAP)
+    t = time.perf_counter()
+    report = profile([cfpb], mapping)
+    out["profile_records_per_s"] = {"cfpb": round(report["totals"]["records"] / (time.perf_counter() - t), 1)}
+    t = time.perf_counter()
+    report = profile([SAMPLE / "faq.jsonl", SAMPLE / "docs"])
+    out["profile_records_per_s"]["sample"] = round(report["totals"]["records"] / (time.perf_counter() - t), 1)
+    masker = PiiMasker()
+    texts = _narratives(10_000)
+    t = time.perf_counter()
+    for text in texts:
+        masker.mask(clean_message(text))
+    out["clean_mask_records_per_s"] = {"cfpb": round(len(texts) / (time.perf_counter() - t), 1)}
+    faq = [json.loads(line) for line in (SAMPLE / "faq.jsonl").read_text(encoding="utf-8").splitlines()]
+    t = time.perf_counter()
+    for r in faq:
+        masker.mask(clean_message(r["question"]))
+        masker.mask(r["answer"])
+    out["clean_mask_records_per_s"]["sample"] = round(len(faq) / (time.perf_counter() - t), 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        kb = KnowledgeBase.open(Settings(home=Path(tmp) / "a", user_dict=SAMPLE / "userdict.txt"))
+        t = time.perf_counter()
+        r = kb.ingest([SAMPLE / "faq.jsonl", SAMPLE / "docs"])
+        out["full_ingest_records_per_s"] = {"sample (with embedding)": round((r.entries + r.documents)
+                                                                            / (time.perf_counter() - t), 2)}
+        t = time.perf_counter()
+        r = kb.ingest_tickets([cfpb], mapping)
+        out["full_ingest_records_per_s"]["cfpb tickets (cleaned, masked, mined; not embedded)"] = round(
+            (r.tickets + len(r.quarantined)) / (time.perf_counter() - t), 1)
+        kb.close()
+    return out
+
+
+def main() -> None:
+    results = {"throughput": throughput(), "pii": pii_labelled_scores(PiiMasker()),
+               "meta": {"commit": _git_commit(), "date": dt.date.today().isoformat(),
+                        "command": "python -m eval.bench_ingest"}}
+    out = REPO / "eval" / "results" / "ingest.json"
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
