@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from ingest.markup import CJK_CHARS, Block
 
-CHUNKER_VERSION = "1"  # bump when output changes; recorded in the index manifest and part of chunk ids
+CHUNKER_VERSION = "2"  # bump when output changes; recorded in the index manifest and part of chunk ids
 
 MIN_MAX_TOKENS = 16
 
@@ -299,40 +299,51 @@ def _units(block: Block) -> list[str]:
     return [block.text.strip("\n") if block.kind == "code" else block.text.strip()]
 
 
-def _follower(body: Sequence[Block], i: int) -> list[Block]:
-    """The list items (or the table) that directly follow the paragraph ``body[i]``: its lead-in."""
-    if body[i].kind != "paragraph" or i + 1 >= len(body):
-        return []
-    if body[i + 1].kind == "table":
-        return [body[i + 1]]
-    j = i + 1
-    while j < len(body) and body[j].kind == "list_item":
-        j += 1
-    return list(body[i + 1 : j])
+_FIRST_ORDINAL = re.compile(r"1\. ")
+
+
+def _groups(body: Sequence[Block]) -> list[list[Block]]:
+    """Split a section into runs to keep together when possible: a list (consecutive items; an item
+    numbered ``1.`` starts a new list) or a table, each with the paragraph directly before it, its
+    lead-in. Any other block is a group of its own."""
+    groups: list[list[Block]] = []
+    i = 0
+    while i < len(body):
+        j = i
+        if body[j].kind == "paragraph" and j + 1 < len(body) and body[j + 1].kind in ("list_item", "table"):
+            j += 1
+        if body[j].kind == "list_item":
+            j += 1
+            while j < len(body) and body[j].kind == "list_item" and not _FIRST_ORDINAL.match(body[j].text):
+                j += 1
+        else:
+            j += 1
+        groups.append(list(body[i:j]))
+        i = j
+    return groups
 
 
 def _pack_section(packer: _Packer, body: Sequence[Block], overlap: int) -> None:
     budget = packer.max_tokens - approx_tokens(packer.crumb)
-    for i, block in enumerate(body):
-        units = _units(block)
-        follow = _follower(body, i)
-        if follow and packer.lines:
-            group = [*units, *(u for b in follow for u in _units(b))]
-            first = [*units, _units(follow[0])[0]]
-            # keep the lead-in with the whole list when that fits in a chunk, else at least with its
-            # first item: start a new chunk rather than leave the lead-in at the end of this one
-            if not packer.fits(group) and (packer.fits(group, alone=True) or not packer.fits(first)):
+    for group in _groups(body):
+        units = [u for b in group for u in _units(b)]
+        if packer.lines and len(units) > 1 and not packer.fits(units):
+            lead_in = group[0].kind == "paragraph"
+            # start a new chunk rather than split a list or table that fits in one, and rather than
+            # leave a lead-in at the end of a chunk without at least the first item after it
+            if packer.fits(units, alone=True) or (lead_in and not packer.fits(units[:2])):
                 packer.flush()
-        for unit in units:
-            if packer.fits([unit], alone=True):
-                packer.add(unit, block)
-                continue
-            pieces = _split_text(unit, budget, overlap)
-            packer.flush()
-            for piece in pieces[:-1]:
-                packer.add(piece, block)
+        for block in group:
+            for unit in _units(block):
+                if packer.fits([unit], alone=True):
+                    packer.add(unit, block)
+                    continue
+                pieces = _split_text(unit, budget, overlap)
                 packer.flush()
-            packer.add(pieces[-1], block)
+                for piece in pieces[:-1]:
+                    packer.add(piece, block)
+                    packer.flush()
+                packer.add(pieces[-1], block)
 
 
 def chunk_blocks(
@@ -344,10 +355,11 @@ def chunk_blocks(
       content, they appear in the breadcrumb. Every chunk starts with its breadcrumb line, ``title`` first
       unless it is the first heading of the path; the breadcrumb counts in the budget (and is shortened
       from the outside if it would take more than half of it).
-    * Blocks are packed in order, joined by newlines. A paragraph directly followed by list items (or a
-      table) is its lead-in: a new chunk is started before it when that keeps it with the whole list, or
-      at least with the first item. A table is packed row by row (rows carry their header), so a big
-      table splits between rows, never inside one.
+    * Blocks are packed in order, joined by newlines. A list (or a table) and the paragraph directly
+      before it, its lead-in, are kept together: a new chunk is started before them when they would fit
+      in one but not in the current one; a lead-in too long for that at least keeps its first item. A
+      table is packed row by row (rows carry their header), so a big table splits between rows, never
+      inside one.
     * A block (or table row) larger than the budget is split at sentence boundaries, each piece starting
       with up to ``overlap_tokens`` of the previous piece's trailing sentences; a sentence larger than the
       budget is hard-split at word (or CJK character) boundaries.

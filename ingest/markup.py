@@ -60,12 +60,20 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
     try:
         meta = yaml.safe_load(source)
     except yaml.YAMLError as exc:
-        raise ValueError(f"malformed YAML front matter: {exc}") from exc
+        raise ValueError(f"malformed YAML front matter: {_yaml_problem(exc)}") from exc
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
         raise ValueError(f"front matter must be a YAML mapping, got {type(meta).__name__}: {meta!r}")
     return {str(k): v for k, v in meta.items()}, "\n".join(lines[close + 1 :])
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what is wrong and where, as a line number in the whole file (the YAML starts on line 2)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark, problem = exc.problem_mark, exc.problem or exc.context or "syntax error"
+        return f"{problem} (line {mark.line + 2}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
 
 
 # ------------------------------------------------------------------------------------------ shared helpers
