@@ -178,7 +178,8 @@ def profile(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Profile data before ingesting it: how dirty is it, what would be quarantined and why."""
-    from ingest.profile import html_report, profile as run_profile, summary
+    from ingest.profile import html_report, summary
+    from ingest.profile import profile as run_profile
     from ingest.tickets import load_mapping
 
     apply_offline_env()

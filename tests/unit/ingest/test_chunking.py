@@ -369,4 +369,4 @@ def _is_subsequence(needle: str, haystack: str) -> bool:
 
 
 def test_chunker_version_is_recorded() -> None:
-    assert CHUNKER_VERSION == "1"
+    assert CHUNKER_VERSION == "2"
