@@ -19,7 +19,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from core.errors import KBError, NotReady
 from core.settings import Settings
 
-from .schemas import AskRequest, AskResponse, SearchHitOut, SearchRequest, SearchResponse
+from .schemas import (
+    AskRequest,
+    AskResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    SearchHitOut,
+    SearchRequest,
+    SearchResponse,
+)
 from .service import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -91,6 +99,10 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
                 yield f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/v1/feedback", response_model=FeedbackResponse)
+    def feedback(body: FeedbackRequest, service: Service) -> FeedbackResponse:
+        return service.feedback(body)
 
     @app.get("/v1/stats")
     def stats(service: Service) -> dict[str, object]:

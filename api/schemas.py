@@ -81,6 +81,21 @@ class AskResponse(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
+class FeedbackRequest(BaseModel):
+    feedback_id: str = Field(min_length=1, max_length=200, description="Client-supplied id: repeats are ignored.")
+    request_id: str = Field(min_length=1, max_length=64, description="The /v1/ask request this is about.")
+    helpful: bool
+    entry_id: str | None = Field(default=None, description="The entry the customer actually needed, if known.")
+    comment: str | None = Field(default=None, max_length=2000)
+    user: str | None = Field(default=None, max_length=200, description="Who gave the feedback (agent id...).")
+
+
+class FeedbackResponse(BaseModel):
+    feedback_id: str
+    status: Literal["recorded", "duplicate"]
+    outcome: str
+
+
 class ErrorBody(BaseModel):
     error: str
     message: str

@@ -13,13 +13,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.errors import BackendError, BadInput, NotReady
+from core.errors import BackendError, BadInput, NotFound, NotReady
 from core.manifest import META_KEY, Manifest
 from core.models import Filters, SearchHit
 from core.settings import Settings
-from core.store import Store
+from core.store import FeedbackRow, Store
 from core.text import detect_lang
 from ingest.chunking import CHUNKER_VERSION
+from ingest.pii import PiiMasker
 from ingest.pipeline import Ingestor, IngestReport, ProgressFactory
 from ingest.tickets import TicketMapping
 from retrieval.bm25 import BM25Params
@@ -35,9 +36,10 @@ from .classify import TextClassifier, read_labelled, train_text_classifier
 from .conversation import contextualize
 from .emotion import EmotionDetector
 from .generate import Generator, OpenAIGenerator, Passage, parse_generated
+from .learning import learn_phrasing
 from .rerank import Reranker, build_reranker
 from .routing import Router, load_routing_config
-from .schemas import AskRequest, AskResponse
+from .schemas import AskRequest, AskResponse, FeedbackRequest, FeedbackResponse
 
 log = logging.getLogger(__name__)
 FUSION_KEY = "fusion"
@@ -84,6 +86,7 @@ class KnowledgeBase:
         self.searcher = HybridSearcher(embedder, tokenizer, index, fusion, candidates=settings.candidates)
         self.calibration = calibration
         self.reranker: Reranker | None = build_reranker(settings)
+        self.masker = PiiMasker()
         self.router = Router(_load_model(settings.home / "models" / "router"),
                              load_routing_config(settings.routing_config))
         self.emotion = EmotionDetector(_load_model(settings.home / "models" / "emotion"), settings.emotion_threshold)
@@ -220,6 +223,30 @@ class KnowledgeBase:
         self.emotion = EmotionDetector(clf, self.settings.emotion_threshold)
         return clf
 
+    def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
+        """Record feedback on an answer (idempotent on ``feedback_id``) and learn from it: a question
+        confirmed for entry E becomes a new phrasing of E, live in the index at once."""
+        existing = self.store.get_feedback(body.feedback_id)
+        if existing is not None:
+            return FeedbackResponse(feedback_id=body.feedback_id, status="duplicate", outcome=existing.outcome)
+        ask = self.store.get_ask(body.request_id)
+        if ask is None:
+            raise NotFound(f"no answer with request_id {body.request_id!r}")
+        entry_id = body.entry_id or (ask.top_id if body.helpful and ask.decision == "answer" else None)
+        outcome = "recorded"
+        if entry_id is not None:
+            if self.store.get_entry(entry_id) is None:
+                raise BadInput(f"unknown entry_id {entry_id!r}")
+            unit, outcome = learn_phrasing(self.store, entry_id, ask.question, self.masker)
+            if unit is not None:
+                self.ingestor().embed_units([unit])
+                self.index.flush()
+                self.store.add_units([unit])
+                outcome = f"learned phrasing for {entry_id}"
+        self.store.add_feedback(FeedbackRow(id=body.feedback_id, request_id=body.request_id, helpful=body.helpful,
+                                            entry_id=entry_id, comment=body.comment, user=body.user, outcome=outcome))
+        return FeedbackResponse(feedback_id=body.feedback_id, status="recorded", outcome=outcome)
+
     def set_fusion(self, fusion: FusionModel) -> None:
         self.store.set_meta(FUSION_KEY, fusion.model_dump())
         self.searcher.fusion = fusion
@@ -262,9 +289,12 @@ class KnowledgeBase:
         source: Literal["faq", "extract"] | None = None
         if answer is not None:
             source = "faq" if hits[0].entry_id else "extract"
+        request_id = uuid.uuid4().hex
+        self.store.log_ask(request_id, self.masker.mask(query).text, decision, confidence,
+                           hits[0].target_id if hits else None)
         response = AskResponse(
             answer=answer, decision=decision, confidence=round(confidence, 4), citations=citations,
-            related=related, request_id=uuid.uuid4().hex, answer_source=source, route=route, emotion=emotion,
+            related=related, request_id=request_id, answer_source=source, route=route, emotion=emotion,
             query=query if query != request.question.strip() else None,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             timings_ms={k: round(v, 3) for k, v in timings.stages.items()},

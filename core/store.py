@@ -112,6 +112,30 @@ class CandidateRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class AskRow(Base):
+    """Every answered or handed-off question (PII-masked), so feedback can refer to it by request id."""
+
+    __tablename__ = "asks"
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(String(20))
+    confidence: Mapped[float] = mapped_column()
+    top_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    helpful: Mapped[bool] = mapped_column()
+    entry_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class SessionRow(Base):
     """The last question of a conversation, so a follow-up can be understood (shared by API replicas)."""
 
@@ -237,6 +261,36 @@ class Store:
             s.execute(delete(EntryRow).where(EntryRow.source == uri))
             s.execute(delete(DocumentRow).where(DocumentRow.source == uri))
             s.execute(delete(SourceRow).where(SourceRow.uri == uri))
+
+    # -- asks and feedback ------------------------------------------------------------------
+    def log_ask(self, request_id: str, question: str, decision: str, confidence: float, top_id: str | None) -> None:
+        with self.session() as s, s.begin():
+            s.add(AskRow(request_id=request_id, question=question, decision=decision, confidence=confidence,
+                         top_id=top_id))
+
+    def get_ask(self, request_id: str) -> AskRow | None:
+        with self.session() as s:
+            return s.get(AskRow, request_id)
+
+    def get_feedback(self, feedback_id: str) -> FeedbackRow | None:
+        with self.session() as s:
+            return s.get(FeedbackRow, feedback_id)
+
+    def add_feedback(self, row: FeedbackRow) -> None:
+        with self.session() as s, s.begin():
+            s.add(row)
+
+    def add_units(self, units: Sequence[Unit]) -> None:
+        """Units outside any source file (learned phrasings), kept across re-ingests of the files."""
+        with self.session() as s, s.begin():
+            for u in units:
+                s.merge(UnitRow(id=u.id, source=u.source, kind=u.kind, entry_id=u.entry_id, doc_id=u.doc_id,
+                                payload=u.payload()))
+
+    def units_for_entry(self, entry_id: str) -> list[Unit]:
+        with self.session() as s:
+            rows = s.scalars(select(UnitRow).where(UnitRow.entry_id == entry_id))
+            return [Unit.from_payload(r.payload) for r in rows]
 
     # -- sessions ---------------------------------------------------------------------------
     def last_question(self, session_id: str, ttl_s: int) -> str | None:

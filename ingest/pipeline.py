@@ -198,6 +198,7 @@ class Ingestor:
         self.index.delete(removed)
         self.index.flush()
         self.store.replace_source(uri, kind, digest, entries, documents, units)
+        self._refresh_learned(entries)
         report.units_added += len(new_units)
         report.units_removed += len(removed)
         report.entries += len(entries)
@@ -222,6 +223,19 @@ class Ingestor:
                           for e in entries]
         masked_docs = [d.model_copy(update={"body": clean(d.body)}) for d in documents]
         return masked_entries, masked_docs
+
+    def _refresh_learned(self, entries: Sequence[KnowledgeEntry]) -> None:
+        """Phrasings learned from feedback live outside the files; when an entry changes, they follow its
+        new question/answer/metadata."""
+        for e in entries:
+            learned = [u for u in self.store.units_for_entry(e.id) if u.source == "learned"]
+            fresh = [u.model_copy(update={
+                "metadata": {**u.metadata, "question": e.question, "answer": e.answer}, "category": e.category,
+                "product": e.product, "tags": e.tags, "lang": e.lang}) for u in learned]
+            changed = [f for f, u in zip(fresh, learned, strict=True) if f != u]
+            if changed:
+                self.embed_units(changed)
+                self.store.add_units(changed)
 
     def ingest_tickets(self, path: Path, mapping: TicketMapping, report: IngestReport) -> None:
         """A ticket export: cleaned, masked tickets into the record, resolved ones mined into candidates that
