@@ -7,6 +7,7 @@ import logging
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -99,7 +100,7 @@ class KnowledgeBase:
     @classmethod
     def open(
         cls, settings: Settings, *, embedder: Embedder | None = None, index: VectorIndex | None = None,
-        allow_mismatch: bool = False,
+        allow_mismatch: bool = False, for_ingest: bool = False,
     ) -> KnowledgeBase:
         """Load every part once. ``allow_mismatch`` is for ``kb reindex``, which rebuilds a mismatched index."""
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -117,7 +118,12 @@ class KnowledgeBase:
         )
         stored = store.get_meta(META_KEY)
         if stored is not None and not allow_mismatch:
-            manifest.check_against(Manifest.model_validate(stored))
+            previous = Manifest.model_validate(stored)
+            if for_ingest and previous.model_copy(update={"chunker_version": CHUNKER_VERSION}) == manifest:
+                # only the chunker changed: re-ingesting re-chunks every document (source hashes include it)
+                store.set_meta(META_KEY, manifest.model_dump())
+            else:
+                manifest.check_against(previous)
         if stored is None:
             store.set_meta(META_KEY, manifest.model_dump())
         idx = index or open_index(settings, emb.dim)
@@ -246,6 +252,36 @@ class KnowledgeBase:
         self.store.add_feedback(FeedbackRow(id=body.feedback_id, request_id=body.request_id, helpful=body.helpful,
                                             entry_id=entry_id, comment=body.comment, user=body.user, outcome=outcome))
         return FeedbackResponse(feedback_id=body.feedback_id, status="recorded", outcome=outcome)
+
+    def gaps(self, days: int = 30, max_confidence: float = 0.5, similarity: float = 0.9,
+             limit: int = 20) -> list[dict[str, Any]]:
+        """Knowledge gaps: recent handed-off and low-confidence questions, clustered by meaning and ranked
+        by volume, so editors write the missing entries first."""
+        import datetime as dt
+
+        asks = self.store.recent_asks(dt.datetime.now(dt.UTC) - dt.timedelta(days=days), max_confidence)
+        if not asks:
+            return []
+        vectors = self._embed_texts([a.question for a in asks])
+        clusters: list[list[int]] = []
+        centroids: list[np.ndarray] = []
+        for i, v in enumerate(vectors):
+            sims = [float(c @ v) / float(np.linalg.norm(c)) for c in centroids]
+            best = int(np.argmax(sims)) if sims else -1
+            if best >= 0 and sims[best] >= similarity:
+                clusters[best].append(i)
+                centroids[best] = centroids[best] + v
+            else:
+                clusters.append([i])
+                centroids.append(v.copy())
+        out = []
+        for members in sorted(clusters, key=lambda m: (-len(m), m[0]))[:limit]:
+            examples = list(dict.fromkeys(asks[i].question for i in members))
+            out.append({"count": len(members), "examples": examples[:5],
+                        "decisions": dict(Counter(asks[i].decision for i in members)),
+                        "mean_confidence": round(float(np.mean([asks[i].confidence for i in members])), 3),
+                        "last_seen": max(asks[i].created_at for i in members).isoformat()})
+        return out
 
     def set_fusion(self, fusion: FusionModel) -> None:
         self.store.set_meta(FUSION_KEY, fusion.model_dump())

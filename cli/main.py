@@ -23,10 +23,10 @@ def _settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _open(settings: Settings, allow_mismatch: bool = False) -> Any:
+def _open(settings: Settings, allow_mismatch: bool = False, for_ingest: bool = False) -> Any:
     from api.service import KnowledgeBase
 
-    return KnowledgeBase.open(settings, allow_mismatch=allow_mismatch)
+    return KnowledgeBase.open(settings, allow_mismatch=allow_mismatch, for_ingest=for_ingest)
 
 
 class _Bar:
@@ -81,7 +81,7 @@ def ingest(
 
     Ticket exports (--tickets with --mapping FILE or --map key=column) are cleaned, PII-masked and kept;
     resolved tickets become answer candidates for review (`kb candidates`)."""
-    kb = _open(_settings(user_dict=user_dict))
+    kb = _open(_settings(user_dict=user_dict), for_ingest=True)
     try:
         if tickets or mapping or map_:
             from ingest.tickets import load_mapping
@@ -215,6 +215,30 @@ def candidates(
     for c in items:
         typer.echo(f"{c['count']:>4}x  {c['id']}  [{c['team'] or '-'}]  Q: {str(c['question'])[:80]}")
         typer.echo(f"       A: {str(c['answer'])[:100]}")
+
+
+@app.command()
+def gaps(
+    days: Annotated[int, typer.Option(help="Look back this many days.")] = 30,
+    max_confidence: Annotated[float, typer.Option(help="Answered below this confidence also counts.")] = 0.5,
+    limit: Annotated[int, typer.Option()] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Knowledge gaps: clusters of recent handed-off and low-confidence questions, largest first."""
+    kb = _open(_settings())
+    try:
+        clusters = kb.gaps(days=days, max_confidence=max_confidence, limit=limit)
+    finally:
+        kb.close()
+    if as_json:
+        _echo_json(clusters)
+        return
+    if not clusters:
+        typer.echo("no handed-off or low-confidence questions in that period")
+    for c in clusters:
+        typer.echo(f"{c['count']:>4}x  {c['examples'][0]}")
+        for ex in c["examples"][1:3]:
+            typer.echo(f"       also: {ex}")
 
 
 @app.command()

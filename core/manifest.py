@@ -30,5 +30,6 @@ class Manifest(BaseModel):
                 "the index was built differently from the current configuration ("
                 + "; ".join(diffs)
                 + "). Either configure the original model/tokenizer, or run `kb reindex` to rebuild the index "
-                "from the system of record with the current configuration."
+                "from the system of record with the current configuration (after a chunker change, run "
+                "`kb ingest` on the documents again instead: it re-chunks them)."
             )

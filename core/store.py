@@ -268,6 +268,12 @@ class Store:
             s.add(AskRow(request_id=request_id, question=question, decision=decision, confidence=confidence,
                          top_id=top_id))
 
+    def recent_asks(self, since: dt.datetime, max_confidence: float) -> list[AskRow]:
+        """Handed-off, clarified or low-confidence questions since a time, oldest first."""
+        with self.session() as s:
+            q = select(AskRow).where(AskRow.created_at >= since).order_by(AskRow.created_at)
+            return [r for r in s.scalars(q) if r.decision != "answer" or r.confidence < max_confidence]
+
     def get_ask(self, request_id: str) -> AskRow | None:
         with self.session() as s:
             return s.get(AskRow, request_id)

@@ -54,3 +54,14 @@ def test_ask_returns_valid_decisions(sample_kb: KnowledgeBase) -> None:
         assert r.decision in {"answer", "clarify", "handoff"} and 0 <= r.confidence <= 1
         if r.decision == "answer":
             assert r.answer and r.citations
+
+
+def test_gaps_on_the_unanswerable_questions(sample_kb: KnowledgeBase) -> None:
+    rows = [r for r in eval_rows("test") + eval_rows("dev") if r["expected_decision"] == "handoff"]
+    asked = [sample_kb.ask(AskRequest(question=r["question"])) for r in rows]
+    for r in rows[:3]:  # the same gap asked again, reworded
+        sample_kb.ask(AskRequest(question=r["question"] + "?"))
+    clusters = sample_kb.gaps(days=1, max_confidence=0.5)
+    not_answered = sum(1 for a in asked if a.decision != "answer" or a.confidence < 0.5) + 3
+    assert sum(c["count"] for c in clusters) <= not_answered
+    assert clusters[0]["count"] >= 2 and clusters == sorted(clusters, key=lambda c: -c["count"])
