@@ -158,7 +158,7 @@ class KnowledgeBase:
         for path in paths:
             if not path.is_file():
                 raise BadInput(f"no such ticket export: {path}")
-            ingestor.ingest_tickets(path, mapping, report)
+            ingestor.ingest_tickets(path, mapping, report, self.settings.promote_min_tickets)
         report.seconds = time.perf_counter() - started
         return report
 

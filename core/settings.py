@@ -77,6 +77,10 @@ class Settings(BaseSettings):
         default=None, description="Override of the escalation threshold stored with the emotion model."
     )
 
+    promote_min_tickets: int = Field(
+        default=0, description="Mined ticket answers asked at least this often go live without review (0: never)."
+    )
+
     session_ttl_s: int = Field(default=1800, description="How long a conversation's context is kept for follow-ups.")
 
     host: str = "127.0.0.1"

@@ -86,8 +86,30 @@ def collapse_whitespace(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+_HTML_TAG = re.compile(r"<(?:html|body|div|p|br|span|table|blockquote|a)\b[^>]*>", re.IGNORECASE)
+_QUOTE_CLASSES = ("gmail_quote", "yahoo_quoted", "moz-cite-prefix", "OutlookMessageHeader", "divRplyFwdMsg")
+
+
+def html_message_to_text(html: str) -> str:
+    """An HTML e-mail as text: quoted replies (``<blockquote>``, Gmail/Outlook quote containers) dropped,
+    then headings, paragraphs, list items and tables kept as lines."""
+    from bs4 import BeautifulSoup
+
+    from ingest.markup import html_blocks
+
+    soup = BeautifulSoup(html, "lxml")
+    for node in soup.find_all("blockquote"):
+        node.decompose()
+    for cls in _QUOTE_CLASSES:
+        for node in soup.find_all(class_=cls) + soup.find_all(id=cls):
+            node.decompose()
+    return "\n".join(b.text for b in html_blocks(str(soup)))
+
+
 def clean_message(text: str) -> str:
-    """The whole cleaning of one customer or agent message, in order."""
+    """The whole cleaning of one customer or agent message, in order (HTML first, when it is HTML)."""
+    if _HTML_TAG.search(text):
+        text = html_message_to_text(text)
     text = normalize_width(text)
     text = strip_quoted(text)
     text = strip_signature(text)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from core.errors import BadInput
 from core.models import Document, KnowledgeEntry, Unit
 from core.store import Store
+from core.text import detect_lang
 from ingest.dedupe import merge_duplicate_entries
 from ingest.pii import PiiMasker
 from ingest.readers import DOC_SUFFIXES, FAQ_SUFFIXES, Quarantined, discover, read_document, read_faq
@@ -237,7 +238,8 @@ class Ingestor:
                 self.embed_units(changed)
                 self.store.add_units(changed)
 
-    def ingest_tickets(self, path: Path, mapping: TicketMapping, report: IngestReport) -> None:
+    def ingest_tickets(self, path: Path, mapping: TicketMapping, report: IngestReport,
+                       promote_min_tickets: int = 0) -> None:
         """A ticket export: cleaned, masked tickets into the record, resolved ones mined into candidates that
         wait for review (they reach the answer index only when an editor or a promotion policy says so)."""
         uri = str(path.resolve())
@@ -252,6 +254,16 @@ class Ingestor:
         for kind, n in pii.items():
             report.pii_masked[kind] = report.pii_masked.get(kind, 0) + n
         candidates = mine_candidates(tickets, mapping)
+        promoted = [c for c in candidates if promote_min_tickets > 0 and c.count >= promote_min_tickets]
+        if promoted:  # the configured policy: frequent, consistent resolutions go live, marked as such
+            candidates = [c.model_copy(update={"status": "promoted"}) if c in promoted else c for c in candidates]
+            entries = [KnowledgeEntry(id=c.id, question=c.question, answer=c.answer,
+                                      alt_questions=tuple(q for q in c.examples if q != c.question),
+                                      lang=detect_lang(c.question), source=f"{uri}#promoted",
+                                      metadata={"provenance": "promoted from tickets", "tickets": c.tickets,
+                                                "team": c.team})
+                       for c in promoted]
+            self.write_source(f"{uri}#promoted", "faq", digest, entries, [], IngestReport())
         self.store.replace_tickets(uri, digest, tickets, candidates)
         report.tickets += len(tickets)
         report.candidates += len(candidates)

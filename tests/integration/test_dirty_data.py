@@ -73,6 +73,30 @@ def test_resolved_tickets_become_grouped_candidates(tmp_path: Path) -> None:
     assert cands[0].answer.startswith("Hold the reset hole")
 
 
+def test_promotion_policy_puts_frequent_answers_live(tmp_path: Path) -> None:
+    from core.settings import Settings
+
+    path = tmp_path / "tickets.csv"
+    fix = "Reset the hub for 10 seconds and pair again."
+    path.write_text("id,q,a,status\n"
+                    f"1,My hub keeps blinking red after I changed my router,{fix},resolved\n"
+                    f"2,my hub keeps blinking red after changing the router,{fix},closed\n"
+                    "3,How do I export my videos from the cloud storage?,Use Cloud Playback then Download.,resolved\n",
+                    encoding="utf-8")
+    mapping = load_mapping(None, ["id=id", "text=q", "reply=a", "status=status"])
+    review = KnowledgeBase.open(Settings(home=tmp_path / "review", embedder="fake"))
+    review.ingest_tickets([path], mapping)
+    assert review.store.counts()["entries"] == 0 and len(review.store.candidates("review")) == 2
+    review.close()
+    live = KnowledgeBase.open(Settings(home=tmp_path / "live", embedder="fake", promote_min_tickets=2))
+    live.ingest_tickets([path], mapping)
+    assert [c.count for c in live.store.candidates("promoted")] == [2]
+    assert [c.count for c in live.store.candidates("review")] == [1]
+    hit = live.search("hub blinking red after router change", 1)[0]
+    assert hit.answer == "Reset the hub for 10 seconds and pair again."
+    live.close()
+
+
 def test_abcd_guidelines_become_chunked_documents(shared_data: Path) -> None:
     docs = abcd_guidelines(shared_data)
     assert len(docs) == 10

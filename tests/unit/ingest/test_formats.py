@@ -97,6 +97,14 @@ def test_pdf(tmp_path: Path) -> None:
         read_document(tmp_path / "broken.pdf", "s")
 
 
+def test_html_email_thread_with_quotes_and_signature() -> None:
+    html = ("<html><body><div dir='ltr'><p>Hello,</p><p>My <b>SmartLock L7</b> says <i>system locked</i> "
+            "every morning.</p><ul><li>Firmware 1.2</li><li>Batteries new</li></ul><p>Best regards,<br>Anna Lee"
+            "<br>Sent from my iPhone</p></div><div class='gmail_quote'><div>On Mon, Support wrote:</div>"
+            "<blockquote>Please replace the batteries.<br>-- CloudNest Support</blockquote></div></body></html>")
+    assert clean_message(html) == "My SmartLock L7 says system locked every morning.\nFirmware 1.2\nBatteries new"
+
+
 def test_html_email_thread_cleaning() -> None:
     raw = ("Hi team,\n\nMy Ｈｕｂ　Ｘ２ keeps going offline 😡 since XX/XX/2019. I was charged {$amount} twice! "
            "@agent_wang please help.\n\nThanks,\nJohn Smith\nSent from my iPhone\n\n"
