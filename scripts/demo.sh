@@ -9,7 +9,7 @@ URL="http://127.0.0.1:${PORT}"
 
 echo "== ingesting the sample corpus into ${KB_HOME}"
 "$BIN/kb" ingest corpora/sample/faq.jsonl corpora/sample/docs --user-dict corpora/sample/userdict.txt
-"$BIN/kb" stats | head -8
+"$BIN/kb" stats | sed -n 1,10p  # sed reads everything: no SIGPIPE under pipefail
 echo "== training the router on the sample FAQ's teams"
 "$BIN/kb" train-router corpora/sample/faq.jsonl --text-field question --label-field team
 
