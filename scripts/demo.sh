@@ -31,7 +31,7 @@ ask() {
 ask '{"question": "扫地机器人充不上电怎么办"}'
 ask '{"question": "how long does a refund take to reach my card?"}'
 ask '{"question": "Hub X2 的指示灯一直红色闪烁是什么意思", "filters": {"lang": "zh"}}'
-ask '{"question": "can I apply for a job at your company?"}'
+ask '{"question": "are you hiring? I would like to apply for a job"}'
 ask '{"question": "退款都一个星期了还没到，你们是不是想赖账！！", "customer": {"tier": "vip"}}'
 echo
 echo "\$ curl -s ${URL}/v1/search -H 'content-type: application/json' -d '{\"query\": \"发票\", \"top_k\": 3}'"
