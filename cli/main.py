@@ -273,12 +273,13 @@ def fit_fusion(
     split: Annotated[str, typer.Option(help="Use only rows with this split value ('' for all).")] = "dev",
 ) -> None:
     """Learn how to fuse dense and BM25 for this knowledge base from labelled questions."""
+    from eval.run import labelled as to_labelled
+    from eval.run import load_rows
     from retrieval.fusion_fit import fit_fusion as fit
-    from retrieval.fusion_fit import load_labelled
 
     kb = _open(_settings())
     try:
-        labelled = load_labelled(eval_file, split or None)
+        labelled = to_labelled(load_rows(eval_file, split or None))
         result = fit(kb.searcher, labelled)
         kb.set_fusion(result.model)
     finally:
@@ -293,11 +294,11 @@ def calibrate(
     target_precision: Annotated[float | None, typer.Option(help="Precision the answer threshold must reach.")] = None,
 ) -> None:
     """Fit the answer confidence and derive the answer threshold from the target precision."""
-    from eval.datasets import load_eval_file
+    from eval.run import load_rows
 
     kb = _open(_settings(target_precision=target_precision))
     try:
-        rows = [(q.question, q.gold_ids) for q in load_eval_file(eval_file, split or None)]
+        rows = [(q.question, q.gold_ids) for q in load_rows(eval_file, split or None)]
         cal = kb.fit_calibration(rows, fitted_on=f"{eval_file}:{split or 'all'}")
     finally:
         kb.close()

@@ -91,32 +91,6 @@ def dstc11_track5(root: Path | None = None, dev_fraction: float = 0.3) -> Bench:
     return Bench(name="dstc11_track5", entries=entries, dev=dev, test=test)
 
 
-def load_eval_file(path: Path, split: str | None = None) -> list[Query]:
-    """Rows of an evaluation JSONL file (``question``, ``gold_ids``, optional ``split``...)."""
-    from core.errors import BadInput
-
-    if not path.is_file():
-        raise BadInput(f"no such evaluation file: {path}")
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"{path} line {n}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(row, dict) or not row.get("question"):
-            raise BadInput(f"{path} line {n}: needs a 'question' field")
-        if split and row.get("split") != split:
-            continue
-        out.append(Query(id=str(row.get("id", f"line-{n}")), question=row["question"],
-                         gold_ids=list(row.get("gold_ids") or []), lang=row.get("lang"),
-                         expected_decision=row.get("expected_decision", "answer")))
-    if not out:
-        raise BadInput(f"{path}: no questions" + (f" in split {split!r}" if split else ""))
-    return out
-
-
 def sample_eval(path: Path | None = None) -> tuple[list[Query], list[Query]]:
     """(dev, test) queries of the sample corpus's evaluation file, all of them (handoffs included)."""
     path = path or REPO / "corpora" / "sample" / "eval.jsonl"

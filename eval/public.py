@@ -147,19 +147,19 @@ def export(name: str, out: Path) -> Path:
 def report(name: str, out: Path) -> None:
     from api.service import KnowledgeBase
     from core.settings import Settings
-    from eval.datasets import load_eval_file
     from eval.ragas_metrics import ragas_scores
     from eval.report import write_report
-    from eval.run import evaluate, load_rows
-    from retrieval.fusion_fit import fit_fusion, load_labelled
+    from eval.run import evaluate, labelled, load_rows
+    from retrieval.fusion_fit import fit_fusion
 
     with tempfile.TemporaryDirectory(prefix=f"kb-{name}-") as tmp:
         eval_file = export(name, Path(tmp) / "data")
         kb = KnowledgeBase.open(Settings(home=Path(tmp) / "kb"))
         kb.ingest([Path(tmp) / "data" / "kb"])
-        kb.set_fusion(fit_fusion(kb.searcher, load_labelled(eval_file, "dev")).model)
+        dev = load_rows(eval_file, "dev")
+        kb.set_fusion(fit_fusion(kb.searcher, labelled(dev)).model)
         kb.fit_calibration(
-            [(q.question, q.gold_ids) for q in load_eval_file(eval_file, "dev")], fitted_on=f"{name} dev"
+            [(q.question, q.gold_ids) for q in dev], fitted_on=f"{name} dev"
         )
         result = evaluate(kb, load_rows(eval_file, "test"), eval_file)
         result["metrics"]["ragas"] = ragas_scores(kb, result["records"])

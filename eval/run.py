@@ -18,6 +18,7 @@ from api.service import KnowledgeBase
 from core.errors import BadInput
 from eval import metrics as m
 from eval.datasets import REPO
+from retrieval.fusion_fit import Labelled
 
 
 class EvalRow(BaseModel):
@@ -51,6 +52,11 @@ def load_rows(path: Path, split: str | None = None) -> list[EvalRow]:
     if not rows:
         raise BadInput(f"{path}: no evaluation rows" + (f" in split {split!r}" if split else ""))
     return rows
+
+
+def labelled(rows: Sequence[EvalRow]) -> list[Labelled]:
+    """The rows with gold ids, for fitting the fusion."""
+    return [Labelled(question=r.question, gold=frozenset(r.gold_ids)) for r in rows if r.gold_ids]
 
 
 def _tokens(kb: KnowledgeBase, text: str) -> list[str]:

@@ -7,9 +7,7 @@ never worse than either of them on the development split."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
@@ -39,27 +37,6 @@ class FitResult(BaseModel):
     @property
     def model_name(self) -> str:
         return next(name for name, s in self.scores.items() if s.get("chosen"))
-
-
-def load_labelled(path: Path, split: str | None = "dev") -> list[Labelled]:
-    if not path.is_file():
-        raise BadInput(f"no such evaluation file: {path}")
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadInput(f"{path} line {n}: invalid JSON ({exc.msg})") from exc
-        if split and row.get("split") != split:
-            continue
-        gold = row.get("gold_ids") or []
-        if gold and row.get("question"):
-            out.append(Labelled(question=row["question"], gold=frozenset(gold)))
-    if not out:
-        raise BadInput(f"{path}: no labelled questions with gold_ids" + (f" in split {split!r}" if split else ""))
-    return out
 
 
 def target(c: Candidate) -> str:

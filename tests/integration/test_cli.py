@@ -42,3 +42,18 @@ def test_cli_errors_have_messages_and_codes(tmp_path: Path) -> None:
     assert r.returncode == 2 and "no such file or folder" in r.stderr
     r = kb(tmp_path / "kb", "search", "x", "--filter", "colour=red")
     assert r.returncode == 2 and "unknown filter 'colour'" in r.stderr
+
+
+def test_cli_fit_fusion_and_calibrate(tmp_path: Path) -> None:
+    from tests.conftest import SAMPLE
+
+    home = tmp_path / "kb"
+    assert kb(home, "ingest", str(SAMPLE / "faq.jsonl")).returncode == 0
+    r = kb(home, "fit-fusion", str(SAMPLE / "eval.jsonl"))
+    assert r.returncode == 0 and r.stdout.startswith("fusion fitted on ")
+    r = kb(home, "calibrate", str(SAMPLE / "eval.jsonl"))
+    assert r.returncode == 0 and "answer threshold" in r.stdout
+    stats = json.loads(kb(home, "stats", "--json").stdout)
+    assert stats["fusion"]["kind"] in {"rrf", "linear"} and stats["calibration"]["n"] == 99
+    r = kb(home, "calibrate", str(tmp_path / "missing.jsonl"))
+    assert r.returncode == 2 and "no such evaluation file" in r.stderr
