@@ -12,18 +12,25 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from core.errors import KBError, NotReady
+from core.errors import Forbidden, KBError, NotReady
 from core.settings import Settings
 
 from .schemas import (
     AskRequest,
     AskResponse,
+    CandidateOut,
+    EntryAction,
+    EntryOut,
     FeedbackRequest,
     FeedbackResponse,
+    FlaggedOut,
+    ResolutionRequest,
+    ResolutionResponse,
+    ReviewAction,
     SearchHitOut,
     SearchRequest,
     SearchResponse,
@@ -41,6 +48,16 @@ def get_kb(request: Request) -> KnowledgeBase:
 
 
 Service = Annotated[KnowledgeBase, Depends(get_kb)]
+
+
+def editor_access(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Review endpoints change the live knowledge: with KB_ADMIN_TOKEN set they need that bearer token."""
+    token = get_kb(request).settings.admin_token
+    if token and authorization != f"Bearer {token}":
+        raise Forbidden("review endpoints need 'Authorization: Bearer <KB_ADMIN_TOKEN>'")
+
+
+Editor = Depends(editor_access)
 
 
 def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
@@ -103,6 +120,49 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     @app.post("/v1/feedback", response_model=FeedbackResponse)
     def feedback(body: FeedbackRequest, service: Service) -> FeedbackResponse:
         return service.feedback(body)
+
+    @app.post("/v1/resolutions", response_model=ResolutionResponse)
+    def resolutions(body: ResolutionRequest, service: Service) -> ResolutionResponse:
+        """An agent resolved a handed-off conversation: its answer becomes knowledge (see docs)."""
+        return service.resolve(body)
+
+    @app.get("/v1/candidates", response_model=list[CandidateOut], dependencies=[Editor])
+    def candidates(service: Service, status: str = "review",
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[CandidateOut]:
+        """Candidate entries (from resolutions and tickets), most frequent first; status=all for every one."""
+        return service.curator.candidates(None if status == "all" else status, limit)
+
+    @app.get("/v1/candidates/{candidate_id}", response_model=CandidateOut, dependencies=[Editor])
+    def candidate(candidate_id: str, service: Service) -> CandidateOut:
+        return service.curator.candidate(candidate_id)
+
+    @app.post("/v1/candidates/{candidate_id}", response_model=CandidateOut, dependencies=[Editor])
+    def review_candidate(candidate_id: str, body: ReviewAction, service: Service) -> CandidateOut:
+        """approve (optionally with edited text), edit, merge (into a candidate or an entry) or reject."""
+        return service.curator.act_on_candidate(candidate_id, body.action, body.editor, body.question, body.answer,
+                                                body.into, body.note)
+
+    @app.get("/v1/entries/flagged", response_model=list[FlaggedOut], dependencies=[Editor])
+    def flagged(service: Service) -> list[FlaggedOut]:
+        """Entries demoted by repeated not-helpful feedback, with the evidence."""
+        return service.curator.flagged()
+
+    @app.get("/v1/entries/{entry_id}", response_model=EntryOut, dependencies=[Editor])
+    def entry(entry_id: str, service: Service) -> EntryOut:
+        """The entry with its learned phrasings and version history."""
+        return service.curator.entry_out(entry_id)
+
+    @app.post("/v1/entries/{entry_id}", response_model=EntryOut, dependencies=[Editor])
+    def act_on_entry(entry_id: str, body: EntryAction, service: Service) -> EntryOut:
+        """edit, dismiss (a flag), retire, merge (into another entry) or rollback (to a version)."""
+        return service.curator.act_on_entry(entry_id, body.action, body.editor, body.question, body.answer,
+                                            body.into, body.version, body.note)
+
+    @app.get("/v1/gaps", dependencies=[Editor])
+    def gaps(service: Service, days: int = 30,
+             limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, object]]:
+        """Clusters of recent handed-off and low-confidence questions, largest first."""
+        return service.gaps(days=days, limit=limit)
 
     @app.get("/v1/stats")
     def stats(service: Service) -> dict[str, object]:

@@ -14,11 +14,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.errors import BackendError, BadInput, NotFound, NotReady
+from core.errors import BackendError, BadInput, NotReady
 from core.manifest import META_KEY, Manifest
 from core.models import Filters, SearchHit
 from core.settings import Settings
-from core.store import FeedbackRow, Store
+from core.store import Store
 from core.text import detect_lang
 from ingest.chunking import CHUNKER_VERSION
 from ingest.pii import PiiMasker
@@ -35,12 +35,12 @@ from .answer import citation_for, decide
 from .calibration import Calibration, default_calibration, fit_calibration, signals, threshold_for_precision
 from .classify import TextClassifier, read_labelled, train_text_classifier
 from .conversation import contextualize
+from .curation import Curator
 from .emotion import EmotionDetector
 from .generate import Generator, OpenAIGenerator, Passage, parse_generated
-from .learning import learn_phrasing
 from .rerank import Reranker, build_reranker
 from .routing import Router, load_routing_config
-from .schemas import AskRequest, AskResponse, FeedbackRequest, FeedbackResponse
+from .schemas import AskRequest, AskResponse, FeedbackRequest, FeedbackResponse, ResolutionRequest, ResolutionResponse
 
 log = logging.getLogger(__name__)
 FUSION_KEY = "fusion"
@@ -95,6 +95,8 @@ class KnowledgeBase:
             OpenAIGenerator(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
             if settings.llm_base_url else None
         )
+        self.curator = Curator(settings, store, embedder, self.masker, self.ingestor,
+                               lambda q: self.searcher.search(q, 5))
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -230,28 +232,12 @@ class KnowledgeBase:
         return clf
 
     def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
-        """Record feedback on an answer (idempotent on ``feedback_id``) and learn from it: a question
-        confirmed for entry E becomes a new phrasing of E, live in the index at once."""
-        existing = self.store.get_feedback(body.feedback_id)
-        if existing is not None:
-            return FeedbackResponse(feedback_id=body.feedback_id, status="duplicate", outcome=existing.outcome)
-        ask = self.store.get_ask(body.request_id)
-        if ask is None:
-            raise NotFound(f"no answer with request_id {body.request_id!r}")
-        entry_id = body.entry_id or (ask.top_id if body.helpful and ask.decision == "answer" else None)
-        outcome = "recorded"
-        if entry_id is not None:
-            if self.store.get_entry(entry_id) is None:
-                raise BadInput(f"unknown entry_id {entry_id!r}")
-            unit, outcome = learn_phrasing(self.store, entry_id, ask.question, self.masker)
-            if unit is not None:
-                self.ingestor().embed_units([unit])
-                self.index.flush()
-                self.store.add_units([unit])
-                outcome = f"learned phrasing for {entry_id}"
-        self.store.add_feedback(FeedbackRow(id=body.feedback_id, request_id=body.request_id, helpful=body.helpful,
-                                            entry_id=entry_id, comment=body.comment, user=body.user, outcome=outcome))
-        return FeedbackResponse(feedback_id=body.feedback_id, status="recorded", outcome=outcome)
+        """Record feedback on an answer (idempotent on ``feedback_id``) and learn from it: see ``Curator``."""
+        return self.curator.feedback(body)
+
+    def resolve(self, body: ResolutionRequest) -> ResolutionResponse:
+        """An agent's resolution of a handed-off conversation (idempotent on ``resolution_id``)."""
+        return self.curator.resolve(body)
 
     def gaps(self, days: int = 30, max_confidence: float = 0.5, similarity: float = 0.9,
              limit: int = 20) -> list[dict[str, Any]]:
@@ -310,6 +296,7 @@ class KnowledgeBase:
             t = time.perf_counter()
             hits = self.reranker.rerank(query, hits)
             timings.add("rerank", t)
+        hits = self.curator.demote(hits, vector)
         t = time.perf_counter()
         answer, decision, confidence, citations, related = decide(
             query, hits, self.calibration, self.settings.answer_threshold, self.tokenizer)

@@ -195,26 +195,170 @@ def profile(
     typer.echo(f"wrote {out / 'profile.json'} and {out / 'profile.html'}")
 
 
-@app.command()
-def candidates(
-    status: Annotated[str, typer.Option(help="review, promoted, rejected, or '' for all")] = "review",
+review_app = typer.Typer(no_args_is_help=False, help="Review learned knowledge: candidates and flagged entries.")
+app.add_typer(review_app, name="review")
+
+Editor = Annotated[str, typer.Option("--by", help="Who is reviewing (recorded in the history); default $USER.")]
+
+
+def _editor(name: str) -> str:
+    import os
+
+    editor = name or os.environ.get("USER") or ""
+    if not editor:
+        raise BadInput("say who is reviewing: --by NAME")
+    return editor
+
+
+def _print_candidate(c: Any) -> None:
+    typer.echo(f"{c.count:>4}x  {c.id}  [{c.status}; {c.source}; team {c.team or '-'}; "
+               f"answers agree {c.consistency:.0%}]")
+    typer.echo(f"       Q: {c.question[:100]}")
+    for ex in [e for e in c.examples if e != c.question][:3]:
+        typer.echo(f"          also: {ex[:100]}")
+    typer.echo(f"       A: {c.answer[:160]}")
+    for other in c.answers[1:3]:
+        typer.echo(f"          other answer: {other[:120]}")
+
+
+@review_app.callback(invoke_without_command=True)
+def review(
+    ctx: typer.Context,
+    status: Annotated[str, typer.Option(help="Candidates with this status: review, approved, merged, "
+                                             "rejected, promoted, or all.")] = "review",
     limit: Annotated[int, typer.Option()] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Answer candidates mined from resolved tickets, most frequent first."""
+    """List candidates (from agents' resolutions and tickets) and flagged entries, with their evidence.
+
+    Then: kb review approve|edit|merge|reject ID, kb review dismiss|history|rollback ENTRY."""
+    if ctx.invoked_subcommand is not None:
+        return
     kb = _open(_settings())
     try:
-        rows = kb.store.candidates(status or None)[:limit]
+        cands = kb.curator.candidates(None if status == "all" else status, limit)
+        flagged = kb.curator.flagged()
     finally:
         kb.close()
-    items = [{"id": r.id, "count": r.count, "question": r.question, "answer": r.answer, "examples": r.examples,
-              "team": r.team, "status": r.status} for r in rows]
     if as_json:
-        _echo_json(items)
+        _echo_json({"candidates": [c.model_dump() for c in cands], "flagged": [f.model_dump() for f in flagged]})
         return
-    for c in items:
-        typer.echo(f"{c['count']:>4}x  {c['id']}  [{c['team'] or '-'}]  Q: {str(c['question'])[:80]}")
-        typer.echo(f"       A: {str(c['answer'])[:100]}")
+    typer.echo(f"{len(cands)} candidate(s) with status {status}:" if cands else f"no candidates with status {status}")
+    for c in cands:
+        _print_candidate(c)
+    typer.echo(f"{len(flagged)} flagged entr{'y' if len(flagged) == 1 else 'ies'}" + (":" if flagged else ""))
+    for f in flagged:
+        typer.echo(f"{f.negative:>4}x not helpful  {f.entry_id}  Q: {f.question[:80]}")
+        for q in f.demoted_for[:3]:
+            typer.echo(f"       demoted for: {q[:100]}")
+        for comment in f.comments[:2]:
+            typer.echo(f"       comment: {comment[:100]}")
+
+
+def _act(target: str, action: str, editor: str, **kw: Any) -> None:
+    """Apply a review action to a candidate or (if no candidate has that id) an entry; print the result."""
+    kb = _open(_settings())
+    try:
+        if kb.store.get_candidate(target) is not None:
+            if action == "retire":
+                action = "reject"
+            out: Any = kb.curator.act_on_candidate(target, action, _editor(editor), kw.get("question"),
+                                                   kw.get("answer"), kw.get("into"), kw.get("note"))
+        else:
+            if action == "reject":
+                action = "retire"
+            out = kb.curator.act_on_entry(target, action, _editor(editor), kw.get("question"), kw.get("answer"),
+                                          kw.get("into"), kw.get("version"), kw.get("note"))
+    finally:
+        kb.close()
+    if kw.get("as_json"):
+        _echo_json(out.model_dump())
+    elif hasattr(out, "count"):
+        typer.echo(f"candidate {out.id}: {out.status}" + (f" -> entry {out.entry_id}" if out.entry_id else ""))
+    else:
+        last = out.versions[-1] if out.versions else None
+        typer.echo(f"entry {out.id}: {out.status}" + (f", v{last.version} ({last.provenance} by {last.actor})"
+                                                       if last else ""))
+
+
+Question = Annotated[str | None, typer.Option(help="New question text.")]
+AnswerText = Annotated[str | None, typer.Option("--answer", help="New answer text.")]
+Note = Annotated[str | None, typer.Option(help="Why (kept in the history).")]
+AsJson = Annotated[bool, typer.Option("--json")]
+
+
+@review_app.command("approve")
+def review_approve(candidate: str, by: Editor = "", question: Question = None, answer: AnswerText = None,
+                   as_json: AsJson = False) -> None:
+    """A candidate becomes a live entry (optionally with edited question/answer)."""
+    _act(candidate, "approve", by, question=question, answer=answer, as_json=as_json)
+
+
+@review_app.command("edit")
+def review_edit(target: str, by: Editor = "", question: Question = None, answer: AnswerText = None,
+                note: Note = None, as_json: AsJson = False) -> None:
+    """Edit a candidate, or an entry (a new version; a flagged entry goes live again)."""
+    _act(target, "edit", by, question=question, answer=answer, note=note, as_json=as_json)
+
+
+@review_app.command("merge")
+def review_merge(target: str, into: str, by: Editor = "", as_json: AsJson = False) -> None:
+    """Merge a candidate into another candidate or an entry, or an entry into another entry."""
+    _act(target, "merge", by, into=into, as_json=as_json)
+
+
+@review_app.command("reject")
+def review_reject(target: str, by: Editor = "", note: Note = None, as_json: AsJson = False) -> None:
+    """Reject a candidate, or retire an entry from the live index (a rollback restores it)."""
+    _act(target, "reject", by, note=note, as_json=as_json)
+
+
+@review_app.command("dismiss")
+def review_dismiss(entry: str, by: Editor = "", note: Note = None, as_json: AsJson = False) -> None:
+    """A flagged entry was right: end its demotions."""
+    _act(entry, "dismiss", by, note=note, as_json=as_json)
+
+
+@review_app.command("rollback")
+def review_rollback(entry: str, version: int, by: Editor = "", note: Note = None, as_json: AsJson = False) -> None:
+    """Restore an entry to an earlier version (as a new version)."""
+    _act(entry, "rollback", by, version=version, note=note, as_json=as_json)
+
+
+@review_app.command("history")
+def review_history(entry: str, as_json: AsJson = False) -> None:
+    """An entry's versions: what changed, where it came from, who, when."""
+    kb = _open(_settings())
+    try:
+        out = kb.curator.entry_out(entry)
+    finally:
+        kb.close()
+    if as_json:
+        _echo_json(out.model_dump())
+        return
+    typer.echo(f"{out.id} ({out.status}; {out.source})")
+    for v in out.versions:
+        typer.echo(f"  v{v.version}  {v.created_at[:19]}  {v.provenance:<16} {v.actor or '-':<20} "
+                   f"{v.status:<8} {len(v.learned)} learned  A: {v.answer[:60]}")
+
+
+@app.command()
+def candidates(
+    status: Annotated[str, typer.Option(help="review, promoted, approved, rejected, merged, or all")] = "review",
+    limit: Annotated[int, typer.Option()] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Candidate entries (agents' resolutions, resolved tickets), most frequent first (see kb review)."""
+    kb = _open(_settings())
+    try:
+        rows = kb.curator.candidates(None if status in ("all", "") else status, limit)
+    finally:
+        kb.close()
+    if as_json:
+        _echo_json([c.model_dump() for c in rows])
+        return
+    for c in rows:
+        _print_candidate(c)
 
 
 @app.command()

@@ -48,3 +48,11 @@ class BackendError(KBError):
     http_status = 502
     exit_code = 6
     code = "backend_error"
+
+
+class Forbidden(KBError):
+    """The caller may not do this (a review endpoint without the editors' token)."""
+
+    http_status = 403
+    exit_code = 7
+    code = "forbidden"

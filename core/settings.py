@@ -80,6 +80,20 @@ class Settings(BaseSettings):
     promote_min_tickets: int = Field(
         default=0, description="Mined ticket answers asked at least this often go live without review (0: never)."
     )
+    promote_policy: Literal["review", "auto"] = Field(
+        default="review",
+        description="Candidates from agents' resolutions: 'review' waits for an editor; 'auto' promotes one "
+                    "with promote_min_resolutions independent resolutions whose answers agree.",
+    )
+    promote_min_resolutions: int = Field(default=3, ge=1)
+    promote_min_consistency: float = Field(
+        default=0.8, ge=0.0, le=1.0, description="Share of a candidate's resolutions that must give the same answer.")
+    demote_after: int = Field(
+        default=3, ge=1, description="Not-helpful votes on one entry for similar questions before it is demoted.")
+    demote_similarity: float = Field(
+        default=0.9, description="Cosine (query embeddings) at which questions count as the same cluster.")
+    admin_token: str | None = Field(
+        default=None, description="Bearer token required by the review endpoints (/v1/candidates, /v1/entries).")
 
     session_ttl_s: int = Field(default=1800, description="How long a conversation's context is kept for follow-ups.")
 

@@ -8,7 +8,21 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, delete, func, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -110,6 +124,57 @@ class CandidateRow(Base):
     team: Mapped[str | None] = mapped_column(String(200), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="review")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # agents' resolutions merged into this candidate: [{"resolution_id", "question", "answer", "agent", "at"}]
+    evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=list)
+    tags: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=list)
+    entry_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ResolutionRow(Base):
+    """An agent's resolution of a handed-off conversation (masked), idempotent on the client's id."""
+
+    __tablename__ = "resolutions"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    questions: Mapped[list[str]] = mapped_column(JSON)
+    answer: Mapped[str] = mapped_column(Text)
+    team: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    agent: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    entry_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    candidate_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class EntryVersionRow(Base):
+    """One version of an entry: a full snapshot with where it came from (imported, learned, edited...)."""
+
+    __tablename__ = "entry_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    provenance: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class DemotionRow(Base):
+    """Entry E is not to be given for questions like these (repeated negative feedback)."""
+
+    __tablename__ = "demotions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(String(200), index=True)
+    questions: Mapped[list[str]] = mapped_column(JSON)
+    vectors: Mapped[list[list[float]]] = mapped_column(JSON)
+    feedback_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class AskRow(Base):
@@ -134,6 +199,7 @@ class FeedbackRow(Base):
     user: Mapped[str | None] = mapped_column(String(200), nullable=True)
     outcome: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    answered_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
 
 
 class SessionRow(Base):
@@ -164,8 +230,20 @@ class Store:
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             self._engine: Engine = create_engine(url, **kwargs)
             Base.metadata.create_all(self._engine)
+            self._add_missing_columns()
         except Exception as exc:  # driver errors vary by database
             raise BackendError(f"cannot open the system of record at {url}: {exc}") from exc
+
+    def _add_missing_columns(self) -> None:
+        """Columns added by later versions (all nullable) are added to an existing database in place."""
+        inspector = inspect(self._engine)
+        with self._engine.begin() as conn:
+            for table in Base.metadata.sorted_tables:
+                have = {c["name"] for c in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in have:
+                        kind = column.type.compile(dialect=self._engine.dialect)
+                        conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
     def session(self) -> Session:
         return Session(self._engine, expire_on_commit=False)
@@ -190,6 +268,10 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(SourceRow.uri).order_by(SourceRow.uri)))
 
+    def entry_ids_for_source(self, uri: str) -> list[str]:
+        with self.session() as s:
+            return list(s.scalars(select(EntryRow.id).where(EntryRow.source == uri)))
+
     def unit_ids_for_source(self, uri: str) -> set[str]:
         with self.session() as s:
             return set(s.scalars(select(UnitRow.id).where(UnitRow.source == uri)))
@@ -208,8 +290,12 @@ class Store:
         entries: Sequence[KnowledgeEntry],
         documents: Sequence[Document],
         units: Sequence[Unit],
+        statuses: dict[str, str] | None = None,
+        versions: Sequence[tuple[str, dict[str, Any], str, str | None, str | None]] = (),
     ) -> None:
-        """Make the source's rows exactly these, atomically."""
+        """Make the source's rows exactly these, atomically; ``statuses`` keeps an entry's curation status
+        (flagged, retired) and ``versions`` are history records written in the same transaction."""
+        statuses = statuses or {}
         with self.session() as s, s.begin():
             for table in (UnitRow, EntryRow, DocumentRow):
                 s.execute(delete(table).where(table.source == uri))
@@ -219,8 +305,10 @@ class Store:
                 s.add(EntryRow(
                     id=e.id, source=uri, question=e.question, answer=e.answer, alt_questions=list(e.alt_questions),
                     category=e.category, product=e.product, tags=list(e.tags), lang=e.lang, extra=e.metadata,
-                    content_hash=str(e.metadata.get("_hash", "")), status="live",
+                    content_hash=str(e.metadata.get("_hash", "")), status=statuses.get(e.id, "live"),
                 ))
+            for entry_id, snapshot, provenance, actor, note in versions:
+                self._add_version(s, entry_id, snapshot, provenance, actor, note)
             for d in documents:
                 s.add(DocumentRow(
                     id=d.id, source=uri, title=d.title, format=d.format, category=d.category, product=d.product,
@@ -234,8 +322,10 @@ class Store:
         """Make the source's tickets and mined candidates exactly these (candidates already reviewed keep
         their status), atomically."""
         with self.session() as s, s.begin():
-            reviewed = {r.id: r.status for r in s.scalars(select(CandidateRow).where(CandidateRow.source == uri))
+            reviewed = {r.id: r for r in s.scalars(select(CandidateRow).where(CandidateRow.source == uri))
                         if r.status != "review"}
+            for r in reviewed.values():
+                s.expunge(r)
             s.execute(delete(TicketRow).where(TicketRow.source == uri))
             s.execute(delete(CandidateRow).where(CandidateRow.source == uri))
             s.merge(SourceRow(uri=uri, kind="tickets", content_hash=content_hash, records=len(tickets),
@@ -244,14 +334,136 @@ class Store:
                 s.add(TicketRow(id=f"{uri}#{t.id}", source=uri, customer=t.customer, agent=t.agent, status=t.status,
                                 team=t.team, created=t.created, channel=t.channel, extra=t.metadata))
             for c in candidates:
+                old = reviewed.get(c.id)
                 s.add(CandidateRow(id=c.id, source=uri, question=c.question, answer=c.answer, count=c.count,
-                                   examples=c.examples, tickets=c.tickets, team=c.team,
-                                   status=reviewed.get(c.id, c.status)))
+                                   examples=c.examples, tickets=c.tickets, team=c.team, evidence=[], tags=[],
+                                   status=old.status if old else c.status,
+                                   entry_id=old.entry_id if old else None,
+                                   reviewed_by=old.reviewed_by if old else None,
+                                   reviewed_at=old.reviewed_at if old else None, note=old.note if old else None))
 
     def candidates(self, status: str | None = "review") -> list[CandidateRow]:
         with self.session() as s:
             q = select(CandidateRow).order_by(CandidateRow.count.desc(), CandidateRow.id)
             return list(s.scalars(q.where(CandidateRow.status == status) if status else q))
+
+    def get_candidate(self, candidate_id: str) -> CandidateRow | None:
+        with self.session() as s:
+            return s.get(CandidateRow, candidate_id)
+
+    def save_candidate(self, row: CandidateRow) -> None:
+        with self.session() as s, s.begin():
+            row.updated_at = _now()
+            s.merge(row)
+
+    # -- resolutions ------------------------------------------------------------------------
+    def get_resolution(self, resolution_id: str) -> ResolutionRow | None:
+        with self.session() as s:
+            return s.get(ResolutionRow, resolution_id)
+
+    def add_resolution(self, row: ResolutionRow) -> None:
+        with self.session() as s, s.begin():
+            s.add(row)
+
+    # -- entry versions ---------------------------------------------------------------------
+    @staticmethod
+    def _add_version(s: Session, entry_id: str, snapshot: dict[str, Any], provenance: str, actor: str | None,
+                     note: str | None) -> int:
+        last = s.scalar(select(func.max(EntryVersionRow.version)).where(EntryVersionRow.entry_id == entry_id))
+        version = int(last or 0) + 1
+        s.add(EntryVersionRow(entry_id=entry_id, version=version, snapshot=snapshot, provenance=provenance,
+                              actor=actor, note=note, created_at=_now()))
+        s.flush()
+        return version
+
+    def add_version(self, entry_id: str, snapshot: dict[str, Any], provenance: str, actor: str | None = None,
+                    note: str | None = None) -> int:
+        with self.session() as s, s.begin():
+            return self._add_version(s, entry_id, snapshot, provenance, actor, note)
+
+    def versions(self, entry_id: str) -> list[EntryVersionRow]:
+        with self.session() as s:
+            q = select(EntryVersionRow).where(EntryVersionRow.entry_id == entry_id).order_by(EntryVersionRow.version)
+            return list(s.scalars(q))
+
+    def latest_snapshots(self, entry_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The newest snapshot of each of these entries that has a history."""
+        out: dict[str, dict[str, Any]] = {}
+        ids = list(entry_ids)
+        with self.session() as s:
+            for start in range(0, len(ids), 500):
+                q = (select(EntryVersionRow.entry_id, EntryVersionRow.snapshot)
+                     .where(EntryVersionRow.entry_id.in_(ids[start:start + 500])).order_by(EntryVersionRow.version))
+                for entry_id, snapshot in s.execute(q):
+                    out[entry_id] = snapshot
+        return out
+
+    def entry_status(self, entry_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(status, content hash) of each of these entries that exists."""
+        with self.session() as s:
+            rows = s.execute(select(EntryRow.id, EntryRow.status, EntryRow.content_hash)
+                             .where(EntryRow.id.in_(list(entry_ids))))
+            return {r[0]: (r[1], r[2]) for r in rows}
+
+    def save_entry(self, entry: KnowledgeEntry, units: Sequence[Unit], status: str = "live",
+                   version: tuple[dict[str, Any], str, str | None, str | None] | None = None) -> int | None:
+        """Make entry ``entry.id`` exactly this, with exactly these units (file and learned), and record
+        the version, atomically. Returns the version number written, if any."""
+        with self.session() as s, s.begin():
+            row = s.get(EntryRow, entry.id)
+            content_hash = row.content_hash if row else str(entry.metadata.get("_hash", ""))
+            s.execute(delete(UnitRow).where(UnitRow.entry_id == entry.id))
+            s.merge(EntryRow(
+                id=entry.id, source=entry.source, question=entry.question, answer=entry.answer,
+                alt_questions=list(entry.alt_questions), category=entry.category, product=entry.product,
+                tags=list(entry.tags), lang=entry.lang, extra=entry.metadata, content_hash=content_hash,
+                status=status, updated_at=_now(),
+            ))
+            for u in units:
+                s.add(UnitRow(id=u.id, source=u.source, kind=u.kind, entry_id=u.entry_id, doc_id=u.doc_id,
+                              payload=u.payload()))
+            if version is None:
+                return None
+            snapshot, provenance, actor, note = version
+            return self._add_version(s, entry.id, snapshot, provenance, actor, note)
+
+    def set_entry_status(self, entry_id: str, status: str) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(EntryRow).where(EntryRow.id == entry_id).values(status=status, updated_at=_now()))
+
+    def entries_with_status(self, status: str) -> list[KnowledgeEntry]:
+        with self.session() as s:
+            return [_entry(r) for r in s.scalars(select(EntryRow).where(EntryRow.status == status)
+                                                 .order_by(EntryRow.id))]
+
+    def get_entry_row(self, entry_id: str) -> EntryRow | None:
+        with self.session() as s:
+            return s.get(EntryRow, entry_id)
+
+    # -- demotions --------------------------------------------------------------------------
+    def add_demotion(self, row: DemotionRow) -> None:
+        with self.session() as s, s.begin():
+            s.add(row)
+            s.execute(update(EntryRow).where(EntryRow.id == row.entry_id, EntryRow.status == "live")
+                      .values(status="flagged"))
+
+    def demotions(self, entry_id: str | None = None, active: bool = True) -> list[DemotionRow]:
+        with self.session() as s:
+            q = select(DemotionRow).where(DemotionRow.active == active).order_by(DemotionRow.id)
+            return list(s.scalars(q.where(DemotionRow.entry_id == entry_id) if entry_id else q))
+
+    def clear_demotions(self, entry_ids: Sequence[str]) -> int:
+        with self.session() as s, s.begin():
+            result = s.execute(update(DemotionRow).where(DemotionRow.entry_id.in_(list(entry_ids)),
+                                                         DemotionRow.active.is_(True)).values(active=False))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def negative_feedback(self, entry_id: str) -> list[tuple[FeedbackRow, AskRow]]:
+        """Not-helpful feedback on answers that gave ``entry_id``, with the asks, oldest first."""
+        with self.session() as s:
+            q = (select(FeedbackRow, AskRow).join(AskRow, AskRow.request_id == FeedbackRow.request_id)
+                 .where(FeedbackRow.answered_id == entry_id).order_by(FeedbackRow.created_at))
+            return [(f, a) for f, a in s.execute(q).tuples()]
 
     def remove_source(self, uri: str) -> None:
         with self.session() as s, s.begin():
@@ -282,6 +494,10 @@ class Store:
         with self.session() as s:
             return s.get(FeedbackRow, feedback_id)
 
+    def set_feedback_outcome(self, feedback_id: str, outcome: str) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(FeedbackRow).where(FeedbackRow.id == feedback_id).values(outcome=outcome[:200]))
+
     def add_feedback(self, row: FeedbackRow) -> None:
         with self.session() as s, s.begin():
             s.add(row)
@@ -292,6 +508,13 @@ class Store:
             for u in units:
                 s.merge(UnitRow(id=u.id, source=u.source, kind=u.kind, entry_id=u.entry_id, doc_id=u.doc_id,
                                 payload=u.payload()))
+
+    def remove_entry_units(self, entry_id: str) -> list[str]:
+        """Delete every unit of the entry from the record; their ids (to delete from the index)."""
+        with self.session() as s, s.begin():
+            ids = list(s.scalars(select(UnitRow.id).where(UnitRow.entry_id == entry_id)))
+            s.execute(delete(UnitRow).where(UnitRow.entry_id == entry_id))
+            return ids
 
     def units_for_entry(self, entry_id: str) -> list[Unit]:
         with self.session() as s:
@@ -336,7 +559,10 @@ class Store:
             units_by_kind = dict(s.execute(select(UnitRow.kind, func.count()).group_by(UnitRow.kind)).all())
             return {
                 "sources": n(SourceRow), "entries": n(EntryRow), "documents": n(DocumentRow), "units": n(UnitRow),
-                "tickets": n(TicketRow), "candidates": n(CandidateRow),
+                "tickets": n(TicketRow), "candidates": n(CandidateRow), "resolutions": n(ResolutionRow),
+                "entry_versions": n(EntryVersionRow),
+                "flagged_entries": int(s.scalar(select(func.count()).select_from(EntryRow)
+                                                .where(EntryRow.status == "flagged")) or 0),
                 "question_units": int(units_by_kind.get("question", 0)),
                 "answer_units": int(units_by_kind.get("answer", 0)),
                 "chunk_units": int(units_by_kind.get("chunk", 0)),

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -22,7 +23,15 @@ from ingest.dedupe import merge_duplicate_entries
 from ingest.pii import PiiMasker
 from ingest.readers import DOC_SUFFIXES, FAQ_SUFFIXES, Quarantined, discover, read_document, read_faq
 from ingest.tickets import TicketMapping, mine_candidates, read_tickets
-from ingest.units import document_units, entry_units
+from ingest.units import (
+    LEARNED_SOURCE,
+    all_entry_units,
+    document_units,
+    entry_units,
+    from_snapshot,
+    learned_of,
+    snapshot,
+)
 from retrieval.bm25 import BM25Params, doc_sparse
 from retrieval.embed import Embedder
 from retrieval.index import IndexPoint, VectorIndex
@@ -182,14 +191,17 @@ class Ingestor:
         Only units whose content-derived id is new are embedded; units that disappeared are deleted.
         The index is written first and the record last, so an interrupted run is finished by the next."""
         entries, documents = self._mask(entries, documents, report)
+        entries, statuses, versions = self._curated(uri, entries)
         units: list[Unit] = []
         for e in entries:
-            units.extend(entry_units(e))
+            if statuses.get(e.id) != "retired":
+                units.extend(entry_units(e))
         for d in documents:
             units.extend(document_units(d, self.chunk_max_tokens, self.chunk_overlap_tokens))
         old_ids = self.store.unit_ids_for_source(uri)
         new_units = [u for u in units if u.id not in old_ids]
         removed = sorted(old_ids - {u.id for u in units})
+        gone = sorted(set(self.store.entry_ids_for_source(uri)) - {e.id for e in entries})
         progress = progress_factory(len(new_units), label or uri) if progress_factory and new_units else None
         try:
             self.embed_units(new_units, progress)
@@ -198,8 +210,12 @@ class Ingestor:
                 progress.close()
         self.index.delete(removed)
         self.index.flush()
-        self.store.replace_source(uri, kind, digest, entries, documents, units)
-        self._refresh_learned(entries)
+        self.store.replace_source(uri, kind, digest, entries, documents, units, statuses, versions)
+        self._refresh_learned([e for e in entries if statuses.get(e.id) != "retired"])
+        for entry_id in gone:  # entries removed from their file take their learned phrasings with them
+            self.index.delete(self.store.remove_entry_units(entry_id))
+        if gone:
+            self.index.flush()
         report.units_added += len(new_units)
         report.units_removed += len(removed)
         report.entries += len(entries)
@@ -225,11 +241,58 @@ class Ingestor:
         masked_docs = [d.model_copy(update={"body": clean(d.body)}) for d in documents]
         return masked_entries, masked_docs
 
+    def _curated(self, uri: str, entries: Sequence[KnowledgeEntry]) -> tuple[
+            list[KnowledgeEntry], dict[str, str], list[tuple[str, dict[str, Any], str, str | None, str | None]]]:
+        """Editors' work survives re-ingesting a file: an entry whose content in the file is unchanged since
+        its last import keeps its current version (edits, rollbacks) and status (flagged, retired); an entry
+        the file changed takes the file's content, goes live, and its demotions end. New and changed entries
+        get an ``imported`` version in their history."""
+        ids = [e.id for e in entries]
+        stored = self.store.entry_status(ids)
+        latest = self.store.latest_snapshots(ids)
+        out: list[KnowledgeEntry] = []
+        statuses: dict[str, str] = {}
+        versions: list[tuple[str, dict[str, Any], str, str | None, str | None]] = []
+        changed: list[str] = []
+        for e in entries:
+            known = stored.get(e.id)
+            snap = latest.get(e.id)
+            if known is not None and known[1] == str(e.metadata.get("_hash", "")):
+                statuses[e.id] = known[0]
+                if snap is not None:
+                    kept, _, _ = from_snapshot(snap)
+                    out.append(kept.model_copy(update={"source": uri}))
+                    continue
+            elif known is not None:
+                changed.append(e.id)
+            learned = learned_of(self.store.units_for_entry(e.id)) if known is not None else []
+            state = snapshot(e, learned, statuses.get(e.id, "live"))
+            if snap is None or snap != state:
+                versions.append((e.id, state, "imported", uri, None))
+            out.append(e)
+        if changed:
+            self.store.clear_demotions(changed)
+        return out, statuses, versions
+
+    def apply_entry(self, entry: KnowledgeEntry, learned: list[dict[str, str]], status: str,
+                    provenance: str, actor: str | None = None, note: str | None = None) -> int | None:
+        """Make one entry exactly this (its own units plus learned phrasings; none when retired), in the index
+        first and then in the record with a new version. Only changed units are embedded."""
+        units = [] if status == "retired" else all_entry_units(entry, learned)
+        old = {u.id: u for u in self.store.units_for_entry(entry.id)}
+        changed = [u for u in units if old.get(u.id) != u]
+        removed = sorted(set(old) - {u.id for u in units})
+        self.embed_units(changed)
+        self.index.delete(removed)
+        self.index.flush()
+        return self.store.save_entry(entry, units, status,
+                                     (snapshot(entry, learned, status), provenance, actor, note))
+
     def _refresh_learned(self, entries: Sequence[KnowledgeEntry]) -> None:
         """Phrasings learned from feedback live outside the files; when an entry changes, they follow its
         new question/answer/metadata."""
         for e in entries:
-            learned = [u for u in self.store.units_for_entry(e.id) if u.source == "learned"]
+            learned = [u for u in self.store.units_for_entry(e.id) if u.source == LEARNED_SOURCE]
             fresh = [u.model_copy(update={
                 "metadata": {**u.metadata, "question": e.question, "answer": e.answer}, "category": e.category,
                 "product": e.product, "tags": e.tags, "lang": e.lang}) for u in learned]

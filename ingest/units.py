@@ -47,3 +47,44 @@ def document_units(doc: Document, max_tokens: int = 220, overlap_tokens: int = 4
             char_end=d.char_end,
         ))
     return units
+
+
+LEARNED_SOURCE = "learned"
+"""Source of phrasings learned from feedback and resolutions: they live outside any file and survive its
+re-ingest."""
+
+
+def learned_unit(entry: KnowledgeEntry, text: str, learned_from: str) -> Unit:
+    """A phrasing of ``entry`` learned from traffic (already masked and screened)."""
+    return Unit(
+        id=f"{entry.id}:q:{content_hash(text)}", kind="question", text=text, entry_id=entry.id, source=LEARNED_SOURCE,
+        lang=entry.lang, category=entry.category, product=entry.product, tags=entry.tags,
+        metadata={"question": entry.question, "answer": entry.answer, "learned_from": learned_from},
+    )
+
+
+def all_entry_units(entry: KnowledgeEntry, learned: list[dict[str, str]]) -> list[Unit]:
+    """The entry's own units plus one per learned phrasing (``{"text", "from"}``) not already a phrasing."""
+    units = entry_units(entry)
+    seen = {u.text for u in units}
+    for item in learned:
+        if item["text"] not in seen:
+            seen.add(item["text"])
+            units.append(learned_unit(entry, item["text"], item.get("from", "")))
+    return units
+
+
+def snapshot(entry: KnowledgeEntry, learned: list[dict[str, str]], status: str) -> dict[str, Any]:
+    """What a version of an entry records: enough to restore it exactly."""
+    return {"entry": entry.model_dump(mode="json"), "learned": list(learned), "status": status}
+
+
+def from_snapshot(data: dict[str, Any]) -> tuple[KnowledgeEntry, list[dict[str, str]], str]:
+    entry = KnowledgeEntry.model_validate(data["entry"])
+    return entry, list(data.get("learned") or []), str(data.get("status", "live"))
+
+
+def learned_of(units: list[Unit]) -> list[dict[str, str]]:
+    """The learned phrasings among an entry's units, in a stable order."""
+    return sorted(({"text": u.text, "from": str(u.metadata.get("learned_from", ""))} for u in units
+                   if u.source == LEARNED_SOURCE), key=lambda d: d["text"])

