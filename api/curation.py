@@ -96,6 +96,17 @@ class Curator:
         self._demotions: dict[str, np.ndarray] = {}
         self._generation: Any = object()
         self._checked = 0.0
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def _embed(self, questions: Sequence[str]) -> np.ndarray:
+        """Query vectors, cached (demotion checks re-read the same not-helpful questions)."""
+        missing = [q for q in dict.fromkeys(questions) if q not in self._vectors]
+        if missing:
+            for q, v in zip(missing, self.embedder.embed_queries(missing), strict=True):
+                self._vectors[q] = v
+            while len(self._vectors) > 20000:
+                self._vectors.pop(next(iter(self._vectors)))
+        return np.vstack([self._vectors[q] for q in questions])
 
     # -- live state shared by API replicas ----------------------------------------------------
     def _bump(self) -> None:
@@ -207,10 +218,10 @@ class Curator:
         not-helpful votes not yet behind a demotion; the number of votes, or 0."""
         covered = {f for d in self.store.demotions(entry_id) for f in d.feedback_ids}
         pending = [(f, a) for f, a in self.store.negative_feedback(entry_id)
-                   if not f.helpful and f.id not in covered][-200:]
+                   if not f.helpful and f.id not in covered][-100:]
         if len(pending) < self.settings.demote_after:
             return 0
-        vectors = self.embedder.embed_queries([a.question for _, a in pending])
+        vectors = self._embed([a.question for _, a in pending])
         sims = vectors @ vectors[-1]
         members = [i for i in range(len(pending)) if sims[i] >= self.settings.demote_similarity]
         if len(members) < self.settings.demote_after:
