@@ -57,3 +57,52 @@ def test_cli_fit_fusion_and_calibrate(tmp_path: Path) -> None:
     assert stats["fusion"]["kind"] in {"rrf", "linear"} and stats["calibration"]["n"] == 99
     r = kb(home, "calibrate", str(tmp_path / "missing.jsonl"))
     assert r.returncode == 2 and "no such evaluation file" in r.stderr
+
+
+def test_cli_review_approve_history_rollback(tmp_path: Path) -> None:
+    """Ticket-mined candidates reviewed from the command line, through to a rollback."""
+    path = tmp_path / "tickets.csv"
+    fix = "Reset the hub for 10 seconds and pair again."
+    path.write_text("id,q,a,status\n"
+                    f"1,My hub keeps blinking red after I changed my router,{fix},resolved\n"
+                    f"2,my hub keeps blinking red after changing the router,{fix},closed\n"
+                    "3,How do I export my videos from the cloud storage?,Use Cloud Playback then Download.,resolved\n",
+                    encoding="utf-8")
+    home = tmp_path / "kb"
+    r = kb(home, "ingest", str(path), "--tickets", "--map", "id=id", "--map", "text=q", "--map", "reply=a",
+           "--map", "status=status")
+    assert r.returncode == 0, r.stderr
+    r = kb(home, "review", "--json")
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(r.stdout)
+    assert [c["count"] for c in listed["candidates"]] == [2, 1] and listed["flagged"] == []
+    top = listed["candidates"][0]
+    assert top["answer"] == fix and top["consistency"] == 1.0
+    r = kb(home, "review")
+    assert "2x" in r.stdout and "Reset the hub" in r.stdout
+
+    r = kb(home, "review", "approve", top["id"], "--by", "eve", "--answer", "Hold reset for 10 s, then pair.",
+           "--json")
+    assert r.returncode == 0, r.stderr
+    entry_id = json.loads(r.stdout)["entry_id"]
+    r = kb(home, "ask", "hub blinking red after changing my router", "--json")
+    assert json.loads(r.stdout)["related"][0]["entry_id"] == entry_id or \
+        json.loads(r.stdout)["citations"][0]["entry_id"] == entry_id
+
+    assert kb(home, "review", "edit", entry_id, "--by", "eve", "--answer", "New answer.").returncode == 0
+    r = kb(home, "review", "rollback", entry_id, "1", "--by", "eve")
+    assert r.returncode == 0 and "rollback to v1 by eve" in r.stdout, r.stdout + r.stderr
+    r = kb(home, "review", "history", entry_id, "--json")
+    history = json.loads(r.stdout)
+    assert history["answer"] == "Hold reset for 10 s, then pair."
+    assert [v["provenance"] for v in history["versions"]] == ["approved", "edited", "rollback to v1"]
+    r = kb(home, "review", "history", entry_id)
+    assert "v3" in r.stdout and "rollback to v1" in r.stdout
+
+    other = listed["candidates"][1]["id"]
+    r = kb(home, "review", "reject", other, "--by", "eve", "--note", "too specific")
+    assert r.returncode == 0 and "rejected" in r.stdout
+    r = kb(home, "review", "reject", other, "--by", "eve")
+    assert r.returncode == 2 and "already rejected" in r.stderr
+    r = kb(home, "review", "rollback", "nope", "1", "--by", "eve")
+    assert r.returncode == 3 and "no entry" in r.stderr
