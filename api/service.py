@@ -241,11 +241,13 @@ class KnowledgeBase:
 
     def gaps(self, days: int = 30, max_confidence: float = 0.5, similarity: float = 0.9,
              limit: int = 20) -> list[dict[str, Any]]:
-        """Knowledge gaps: recent handed-off and low-confidence questions, clustered by meaning and ranked
-        by volume, so editors write the missing entries first."""
+        """Knowledge gaps: recent handed-off and low-confidence questions that no agent has resolved or
+        answered with an entry yet, clustered by meaning and ranked by volume, so editors write the
+        missing entries first."""
         import datetime as dt
 
-        asks = self.store.recent_asks(dt.datetime.now(dt.UTC) - dt.timedelta(days=days), max_confidence)
+        asks = self.store.recent_asks(dt.datetime.now(dt.UTC) - dt.timedelta(days=days), max_confidence,
+                                      unresolved=True)
         if not asks:
             return []
         vectors = self._embed_texts([a.question for a in asks])

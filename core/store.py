@@ -480,11 +480,17 @@ class Store:
             s.add(AskRow(request_id=request_id, question=question, decision=decision, confidence=confidence,
                          top_id=top_id))
 
-    def recent_asks(self, since: dt.datetime, max_confidence: float) -> list[AskRow]:
-        """Handed-off, clarified or low-confidence questions since a time, oldest first."""
+    def recent_asks(self, since: dt.datetime, max_confidence: float, unresolved: bool = False) -> list[AskRow]:
+        """Handed-off, clarified or low-confidence questions since a time, oldest first; ``unresolved``
+        leaves out those an agent resolved or answered with an entry (they are not gaps any more)."""
         with self.session() as s:
             q = select(AskRow).where(AskRow.created_at >= since).order_by(AskRow.created_at)
-            return [r for r in s.scalars(q) if r.decision != "answer" or r.confidence < max_confidence]
+            rows = [r for r in s.scalars(q) if r.decision != "answer" or r.confidence < max_confidence]
+            if unresolved and rows:
+                handled = set(s.scalars(select(ResolutionRow.request_id).where(ResolutionRow.request_id.is_not(None))))
+                handled |= set(s.scalars(select(FeedbackRow.request_id).where(FeedbackRow.entry_id.is_not(None))))
+                rows = [r for r in rows if r.request_id not in handled]
+            return rows
 
     def get_ask(self, request_id: str) -> AskRow | None:
         with self.session() as s:

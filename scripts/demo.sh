@@ -36,7 +36,36 @@ ask '{"question": "退款都一个星期了还没到，你们是不是想赖账�
 echo
 echo "\$ curl -s ${URL}/v1/search -H 'content-type: application/json' -d '{\"query\": \"发票\", \"top_k\": 3}'"
 curl -s "${URL}/v1/search" -H 'content-type: application/json' -d '{"query": "发票", "top_k": 3}' \
-  | "$BIN/python" -m json.tool --no-ensure-ascii | head -40
+  | "$BIN/python" -m json.tool --no-ensure-ascii | sed -n 1,40p  # sed reads all: no SIGPIPE
+
+post() {  # post PATH JSON: print the command and the pretty-printed reply
+  echo
+  echo "\$ curl -s ${URL}$1 -H 'content-type: application/json' -d '$2'"
+  curl -s "${URL}$1" -H 'content-type: application/json' -d "$2" | tee "${KB_HOME}/last.json" \
+    | "$BIN/python" -m json.tool --no-ensure-ascii
+}
+field() { "$BIN/python" -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or '')" \
+  "${KB_HOME}/last.json" "$1"; }
+
+echo
+echo "== self-learning: a handed-off question, an agent's resolution, an editor's approval, the same question again"
+STUDENT='{"question": "do you offer a student discount?"}'
+post /v1/ask "$STUDENT"
+if [ "$(field decision)" = "answer" ]; then
+  echo "(already learned in an earlier run of the demo)"
+else
+  post /v1/resolutions "{\"resolution_id\": \"demo-$(date +%s)\", \"request_id\": \"$(field request_id)\",
+    \"answer\": \"Yes: students get 10% off every order after verifying a student e-mail address in Account > Offers.\",
+    \"agent\": \"demo-agent\", \"team\": \"billing\"}"
+  CANDIDATE=$(field candidate_id)
+  if [ -n "$CANDIDATE" ]; then
+    post "/v1/candidates/${CANDIDATE}" '{"action": "approve", "editor": "demo-editor"}'
+    post /v1/ask "$STUDENT"
+  fi
+fi
+echo
+echo "\$ curl -s '${URL}/v1/gaps?days=1&limit=3'   # knowledge gaps: handed-off questions, clustered"
+curl -s "${URL}/v1/gaps?days=1&limit=3" | "$BIN/python" -m json.tool --no-ensure-ascii
 
 if [ "${DEMO_EXIT:-0}" = "1" ]; then exit 0; fi
 echo

@@ -229,3 +229,14 @@ def test_consistency_is_the_share_of_the_largest_agreeing_group() -> None:
     text, share = consistency(answers)
     assert text == PAYPAL and share == 0.75
     assert consistency([]) == ("", 0.0)
+
+
+def test_resolved_questions_are_no_longer_gaps(kb: KnowledgeBase) -> None:
+    with TestClient(create_app(kb.settings, kb=kb)) as client:
+        asked = [_ask(client, q) for q in ("Can I pay with PayPal?", "Do you sell gift cards?")]
+        assert all(a["decision"] == "handoff" for a in asked)
+        assert sorted(g["examples"][0] for g in client.get("/v1/gaps?days=1").json()) == [
+            "Can I pay with PayPal?", "Do you sell gift cards?"]
+        client.post("/v1/resolutions", json={"resolution_id": "r1", "request_id": asked[0]["request_id"],
+                                             "answer": PAYPAL})
+        assert [g["examples"] for g in client.get("/v1/gaps?days=1").json()] == [["Do you sell gift cards?"]]
