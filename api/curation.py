@@ -13,11 +13,12 @@ learned is PII-masked and screened for prompt injection before it is stored (``l
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -55,6 +56,20 @@ SAME_ANSWER = 0.6
 SAME_QUESTION = 0.8
 
 Searcher = Callable[[str], list[SearchHit]]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _writes(method: Callable[Concatenate[Curator, P], R]) -> Callable[Concatenate[Curator, P], R]:
+    """Changes to the knowledge run one at a time in this process (read-modify-write of an entry's
+    phrasings and version numbers); replicas sharing a database rely on its transactions."""
+
+    @functools.wraps(method)
+    def wrapper(self: Curator, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._write:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _now() -> dt.datetime:
@@ -93,6 +108,7 @@ class Curator:
         self._ingestor = ingestor
         self._search = search
         self._lock = threading.Lock()
+        self._write = threading.RLock()
         self._demotions: dict[str, np.ndarray] = {}
         self._generation: Any = object()
         self._checked = 0.0
@@ -182,6 +198,7 @@ class Curator:
         return len(new)
 
     # -- feedback -----------------------------------------------------------------------------
+    @_writes
     def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
         """Record feedback on an answer (idempotent on ``feedback_id``) and learn from it."""
         existing = self.store.get_feedback(body.feedback_id)
@@ -234,6 +251,7 @@ class Curator:
         return len(members)
 
     # -- resolutions --------------------------------------------------------------------------
+    @_writes
     def resolve(self, body: ResolutionRequest) -> ResolutionResponse:
         """An agent's resolution: phrasings of an existing entry, or a candidate (merged with others that
         give the same answer or ask the same thing), promoted when the policy allows."""
@@ -372,6 +390,7 @@ class Curator:
             raise BadInput(f"{what} rejected: {reason}")
         return clean
 
+    @_writes
     def approve(self, candidate_id: str, editor: str, question: str | None = None,
                 answer: str | None = None) -> CandidateOut:
         """The candidate becomes a live entry (its examples are the phrasings), with a first version."""
@@ -393,6 +412,7 @@ class Curator:
         c.entry_id = entry.id
         return self._reviewed(c, "approved", editor)
 
+    @_writes
     def edit_candidate(self, candidate_id: str, editor: str, question: str | None, answer: str | None,
                        note: str | None = None) -> CandidateOut:
         c = self._candidate(candidate_id)
@@ -403,9 +423,11 @@ class Curator:
             c.evidence = [{**e, "answer": c.answer} for e in (c.evidence or [])]
         return self._reviewed(c, "review", editor, note)
 
+    @_writes
     def reject(self, candidate_id: str, editor: str, note: str | None = None) -> CandidateOut:
         return self._reviewed(self._candidate(candidate_id), "rejected", editor, note)
 
+    @_writes
     def merge_candidate(self, candidate_id: str, into: str, editor: str) -> CandidateOut:
         """Merge into another open candidate (counts, examples, evidence add up) or into an entry (the
         examples become its phrasings)."""
@@ -468,6 +490,7 @@ class Curator:
                         alt_questions=list(entry.alt_questions), learned=[d["text"] for d in learned],
                         versions=versions)
 
+    @_writes
     def edit_entry(self, entry_id: str, editor: str, question: str | None, answer: str | None,
                    note: str | None = None) -> EntryOut:
         """A new version with the editor's text; the entry goes live and its demotions end."""
@@ -484,6 +507,7 @@ class Curator:
             self._bump()
         return self.entry_out(entry_id)
 
+    @_writes
     def dismiss(self, entry_id: str, editor: str, note: str | None = None) -> EntryOut:
         """The entry was right after all: its demotions end and it goes live unchanged."""
         entry, learned, _ = self._state(entry_id)
@@ -492,12 +516,14 @@ class Curator:
         self._bump()
         return self.entry_out(entry_id)
 
+    @_writes
     def retire(self, entry_id: str, editor: str, note: str | None = None) -> EntryOut:
         """Out of the live index (kept in the record and its history: a rollback brings it back)."""
         entry, learned, _ = self._state(entry_id)
         self._ingestor().apply_entry(entry, learned, "retired", "retired", editor, note)
         return self.entry_out(entry_id)
 
+    @_writes
     def merge_entry(self, entry_id: str, into: str, editor: str, note: str | None = None) -> EntryOut:
         """``entry_id`` is retired and its phrasings become phrasings of ``into``."""
         if into == entry_id:
@@ -509,6 +535,7 @@ class Curator:
         self._ingestor().apply_entry(entry, learned, "retired", "merged", editor, note or f"into {into}")
         return self.entry_out(entry_id)
 
+    @_writes
     def rollback(self, entry_id: str, version: int, editor: str, note: str | None = None) -> EntryOut:
         """Restore version ``version`` exactly (text, phrasings, status), as a new version."""
         self._state(entry_id)
