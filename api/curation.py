@@ -110,8 +110,9 @@ class Curator:
         self._lock = threading.Lock()
         self._write = threading.RLock()
         self._demotions: dict[str, np.ndarray] = {}
-        self._generation: Any = object()
+        self._generation: Any = None
         self._checked = 0.0
+        self._load()
         self._vectors: dict[str, np.ndarray] = {}
 
     def _embed(self, questions: Sequence[str]) -> np.ndarray:
@@ -125,30 +126,36 @@ class Curator:
         return np.vstack([self._vectors[q] for q in questions])
 
     # -- live state shared by API replicas ----------------------------------------------------
-    def _bump(self) -> None:
-        """Tell every replica (they share the record) that demotions changed."""
+    def bump(self) -> None:
+        """Tell every replica (they share the record) that shared state changed: demotions, calibration,
+        fusion."""
         self.store.set_meta(GENERATION_KEY, {"at": time.time_ns()})
         self._checked = 0.0
 
-    def _refresh(self, max_age_s: float = 1.0) -> None:
+    def poll(self, max_age_s: float = 1.0) -> bool:
+        """Re-read shared state (demotions) when another process or call changed it; checked at most every
+        ``max_age_s``. True when it changed (the caller reloads what it holds, e.g. the calibration)."""
         now = time.monotonic()
         if now - self._checked < max_age_s:
-            return
+            return False
         with self._lock:
             self._checked = now
-            generation = self.store.get_meta(GENERATION_KEY)
-            if generation == self._generation:
-                return
-            by_entry: dict[str, list[list[float]]] = {}
-            for d in self.store.demotions():
-                by_entry.setdefault(d.entry_id, []).extend(d.vectors)
-            self._demotions = {k: np.asarray(v, dtype=np.float32) for k, v in by_entry.items()}
-            self._generation = generation
+            if self.store.get_meta(GENERATION_KEY) == self._generation:
+                return False
+            self._load()
+            return True
+
+    def _load(self) -> None:
+        self._generation = self.store.get_meta(GENERATION_KEY)
+        by_entry: dict[str, list[list[float]]] = {}
+        for d in self.store.demotions():
+            by_entry.setdefault(d.entry_id, []).extend(d.vectors)
+        self._demotions = {k: np.asarray(v, dtype=np.float32) for k, v in by_entry.items()}
 
     def demote(self, hits: list[SearchHit], vector: np.ndarray) -> list[SearchHit]:
         """Move entries demoted for questions like this one to the end of the list (so they are not given
         as the answer) and mark them."""
-        self._refresh()
+        self.poll()
         if not self._demotions:
             return hits
         kept, demoted = [], []
@@ -247,7 +254,7 @@ class Curator:
             entry_id=entry_id, questions=list(dict.fromkeys(pending[i][1].question for i in members)),
             vectors=[vectors[i].round(5).tolist() for i in members],
             feedback_ids=[pending[i][0].id for i in members]))
-        self._bump()
+        self.bump()
         return len(members)
 
     # -- resolutions --------------------------------------------------------------------------
@@ -504,7 +511,7 @@ class Curator:
             raise BadInput("edit needs a new question or answer")
         self._ingestor().apply_entry(entry.model_copy(update=update), learned, "live", "edited", editor, note)
         if self.store.clear_demotions([entry_id]):
-            self._bump()
+            self.bump()
         return self.entry_out(entry_id)
 
     @_writes
@@ -513,7 +520,7 @@ class Curator:
         entry, learned, _ = self._state(entry_id)
         self.store.clear_demotions([entry_id])
         self._ingestor().apply_entry(entry, learned, "live", "flag dismissed", editor, note)
-        self._bump()
+        self.bump()
         return self.entry_out(entry_id)
 
     @_writes

@@ -45,6 +45,7 @@ from .schemas import AskRequest, AskResponse, FeedbackRequest, FeedbackResponse,
 log = logging.getLogger(__name__)
 FUSION_KEY = "fusion"
 CALIBRATION_KEY = "calibration"
+CALIBRATION_SET_KEY = "calibration_set"
 USER_DICT_NAME = "userdict.txt"
 
 
@@ -172,17 +173,41 @@ class KnowledgeBase:
     def set_calibration(self, calibration: Calibration) -> None:
         self.store.set_meta(CALIBRATION_KEY, calibration.model_dump())
         self.calibration = calibration
+        self.curator.bump()
 
     def fit_calibration(self, questions: Sequence[tuple[str, Sequence[str]]], fitted_on: str = "") -> Calibration:
-        """Fit the confidence on (question, gold ids) pairs; an empty gold list means "should hand off"."""
+        """Fit the confidence on (question, gold ids) pairs; an empty gold list means "should hand off".
+        The questions are kept, so ``recalibrate`` can refit after the knowledge base has learned."""
         rows, correct = [], []
-        for question, gold in questions:
-            hits = self.searcher.search(question, 10)
+        vectors = self._embed_texts([q for q, _ in questions])
+        for (question, gold), vector in zip(questions, vectors, strict=True):
+            hits = self.curator.demote(self.searcher.search(question, 10, vector=vector), vector)
             rows.append(signals(hits))
             correct.append(bool(hits) and bool(gold) and hits[0].target_id in set(gold))
         calibration = fit_calibration(rows, correct, self.settings.target_precision, fitted_on=fitted_on)
+        self.store.set_meta(CALIBRATION_SET_KEY, {"fitted_on": fitted_on,
+                                                  "questions": [[q, list(g)] for q, g in questions]})
         self.set_calibration(calibration)
         return calibration
+
+    def recalibrate(self) -> Calibration:
+        """Refit the confidence on the questions of the last ``fit_calibration`` (``kb calibrate`` without a
+        file): learned phrasings and entries change the signals the confidence is computed from."""
+        stored = self.store.get_meta(CALIBRATION_SET_KEY)
+        if not stored:
+            raise BadInput("no calibration questions stored yet: run `kb calibrate EVALFILE` once")
+        questions = [(q, tuple(g)) for q, g in stored["questions"]]
+        return self.fit_calibration(questions, fitted_on=f"{stored['fitted_on']} (refit)")
+
+    def _sync(self) -> None:
+        """Pick up what another process changed (calibration, fusion, demotions) without a restart."""
+        if self.curator.poll():
+            calibration_data = self.store.get_meta(CALIBRATION_KEY)
+            if calibration_data:
+                self.calibration = Calibration.model_validate(calibration_data)
+            fusion_data = self.store.get_meta(FUSION_KEY)
+            if fusion_data:
+                self.searcher.fusion = fusion_from_dict(fusion_data)
 
     def _embed_texts(self, texts: Sequence[str], progress: ProgressFactory | None = None) -> np.ndarray:
         bar = progress(len(texts), "embedding") if progress else None
@@ -274,6 +299,7 @@ class KnowledgeBase:
     def set_fusion(self, fusion: FusionModel) -> None:
         self.store.set_meta(FUSION_KEY, fusion.model_dump())
         self.searcher.fusion = fusion
+        self.curator.bump()
 
     # -- reading ----------------------------------------------------------------------------
     def search(
@@ -286,6 +312,7 @@ class KnowledgeBase:
     def _decide(self, request: AskRequest) -> tuple[AskResponse, list[SearchHit], str]:
         """Retrieval and the decision, before any generation: (response, hits, query used)."""
         started = time.perf_counter()
+        self._sync()
         timings = Timings()
         previous = (self.store.last_question(request.session_id, self.settings.session_ttl_s)
                     if request.session_id else None)

@@ -433,7 +433,9 @@ def fit_fusion(
 
 @app.command()
 def calibrate(
-    eval_file: Annotated[Path, typer.Argument(help="JSONL with question, gold_ids ([] = should hand off), split.")],
+    eval_file: Annotated[Path | None, typer.Argument(
+        help="JSONL with question, gold_ids ([] = should hand off), split. Omitted: refit on the stored "
+             "questions of the last calibration (after the knowledge base has learned).")] = None,
     split: Annotated[str, typer.Option(help="Use only rows with this split value ('' for all).")] = "dev",
     target_precision: Annotated[float | None, typer.Option(help="Precision the answer threshold must reach.")] = None,
 ) -> None:
@@ -442,8 +444,11 @@ def calibrate(
 
     kb = _open(_settings(target_precision=target_precision))
     try:
-        rows = [(q.question, q.gold_ids) for q in load_rows(eval_file, split or None)]
-        cal = kb.fit_calibration(rows, fitted_on=f"{eval_file}:{split or 'all'}")
+        if eval_file is None:
+            cal = kb.recalibrate()
+        else:
+            rows = [(q.question, q.gold_ids) for q in load_rows(eval_file, split or None)]
+            cal = kb.fit_calibration(rows, fitted_on=f"{eval_file}:{split or 'all'}")
     finally:
         kb.close()
     typer.echo(f"calibrated on {cal.n} questions: answer threshold {cal.answer_threshold:.3f} gives precision "

@@ -240,3 +240,28 @@ def test_resolved_questions_are_no_longer_gaps(kb: KnowledgeBase) -> None:
         client.post("/v1/resolutions", json={"resolution_id": "r1", "request_id": asked[0]["request_id"],
                                              "answer": PAYPAL})
         assert [g["examples"] for g in client.get("/v1/gaps?days=1").json()] == [["Do you sell gift cards?"]]
+
+
+def test_other_processes_changes_are_picked_up_and_calibration_refits(kb: KnowledgeBase) -> None:
+    import time
+
+    from api.schemas import AskRequest
+    from api.service import CALIBRATION_KEY
+    from core.errors import BadInput
+
+    with pytest.raises(BadInput):
+        kb.recalibrate()  # nothing stored yet
+    # another process (kb calibrate while the API serves) writes a calibration and bumps the generation
+    assert kb.calibration is not None
+    kb.store.set_meta(CALIBRATION_KEY, kb.calibration.model_copy(update={"answer_threshold": 0.999}).model_dump())
+    kb.store.set_meta("learning_generation", {"at": "elsewhere"})
+    time.sleep(1.05)
+    kb.ask(AskRequest(question="How do I reset my password?"))
+    assert kb.calibration.answer_threshold == 0.999
+
+    questions = [("How do I reset my password?", ("pw",)), ("Do you ship to Canada?", ("ship",)),
+                 ("reset password", ("pw",)), ("shipping to canada", ("ship",))] * 3 + [
+                    ("Can I pay with PayPal?", ()), ("Do you sell gift cards?", ())] * 3
+    first = kb.fit_calibration(questions, fitted_on="t")
+    again = kb.recalibrate()
+    assert again.n == first.n == len(questions) and again.fitted_on == "t (refit)"
