@@ -220,7 +220,9 @@ class Curator:
         if entry_id is not None and self.store.get_entry(entry_id) is None:
             raise BadInput(f"unknown entry_id {entry_id!r}")
         outcomes: list[str] = []
-        if entry_id is not None:
+        if entry_id is not None and self._state(entry_id)[2] == "retired":
+            outcomes.append(f"entry {entry_id} is retired: nothing learned")
+        elif entry_id is not None:
             rejected: Counter[str] = Counter()
             if self.learn_phrasings(entry_id, [ask.question], f"feedback:{body.feedback_id}", body.user, rejected):
                 outcomes.append(f"learned phrasing for {entry_id}")
