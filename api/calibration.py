@@ -73,41 +73,62 @@ def default_calibration() -> Calibration | None:
     return Calibration.model_validate_json(path.read_text(encoding="utf-8"))
 
 
-def threshold_for_precision(scores: Sequence[float], correct: Sequence[bool], target: float) -> float:
+def threshold_for_precision(scores: Sequence[float], correct: Sequence[bool], target: float,
+                            weights: Sequence[float] | None = None) -> float:
     """The lowest threshold t such that the items with score >= t have precision >= target.
 
     Scans thresholds from the highest score down, keeping the last one whose cumulative precision
     still meets the target. If no threshold reaches it, returns a threshold above every score (so
     nothing is answered automatically), which is the safe choice when a wrong answer costs more than
-    a hand-off."""
-    if len(scores) != len(correct):
-        raise BadInput("scores and labels differ in length")
+    a hand-off. ``weights`` make some items count more (e.g. unanswerable questions up to their share
+    of real traffic)."""
+    if len(scores) != len(correct) or (weights is not None and len(weights) != len(scores)):
+        raise BadInput("scores, labels and weights differ in length")
+    w = list(weights) if weights is not None else [1.0] * len(scores)
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
     best = math.inf
-    right = 0
+    right = total = 0.0
     for n, i in enumerate(order, start=1):
-        right += bool(correct[i])
+        right += w[i] * bool(correct[i])
+        total += w[i]
         # only cut between distinct scores
         if n < len(order) and scores[order[n]] == scores[i]:
             continue
-        if right / n >= target:
+        if total > 0 and right / total >= target:
             best = scores[i]
     return float(best if best != math.inf else (max(scores, default=1.0) + 1e-6))
 
 
-def coverage_precision(scores: Sequence[float], correct: Sequence[bool], threshold: float) -> tuple[float, float]:
-    """(share of items answered, precision of the answered ones) at a threshold."""
-    answered = [c for s, c in zip(scores, correct, strict=True) if s >= threshold]
+def coverage_precision(scores: Sequence[float], correct: Sequence[bool], threshold: float,
+                       weights: Sequence[float] | None = None) -> tuple[float, float]:
+    """(share of items answered, precision of the answered ones) at a threshold, optionally weighted."""
     if not scores:
         return 0.0, 0.0
-    return len(answered) / len(scores), (sum(answered) / len(answered) if answered else 1.0)
+    w = list(weights) if weights is not None else [1.0] * len(scores)
+    answered = [(c, wi) for s, c, wi in zip(scores, correct, w, strict=True) if s >= threshold]
+    mass = sum(wi for _, wi in answered)
+    return mass / sum(w), (sum(wi for c, wi in answered if c) / mass if answered else 1.0)
+
+
+def mix_weights(answerable: Sequence[bool], unanswerable_share: float | None) -> list[float] | None:
+    """Weights that make the unanswerable questions count as ``unanswerable_share`` of all: precision
+    depends on the mix, and a calibration set rarely has the mix of real traffic (clinc150's validation
+    split has 3% out-of-scope questions, its test split 18%). None: take the set as it is."""
+    if unanswerable_share is None:
+        return None
+    n_unans = sum(not a for a in answerable)
+    if n_unans == 0 or n_unans == len(answerable):
+        raise BadInput("an unanswerable share needs both answerable and unanswerable calibration questions")
+    share = n_unans / len(answerable)
+    return [(1 - unanswerable_share) / (1 - share) if a else unanswerable_share / share for a in answerable]
 
 
 def fit_calibration(
     rows: Sequence[Mapping[str, float]], correct: Sequence[bool], target_precision: float = 0.9, c_value: float = 1.0,
-    fitted_on: str = "",
+    fitted_on: str = "", weights: Sequence[float] | None = None,
 ) -> Calibration:
-    """Fit the confidence model and derive the answer threshold (on the same labelled rows)."""
+    """Fit the confidence model and derive the answer threshold (on the same labelled rows; ``weights``
+    reweight them for the threshold, see ``mix_weights``)."""
     from sklearn.linear_model import LogisticRegression
 
     if len(rows) < 10 or len(set(correct)) < 2:
@@ -124,8 +145,8 @@ def fit_calibration(
                       target_precision=target_precision, fitted_on=fitted_on, n=len(rows))
     # The threshold is chosen on out-of-fold confidences: in-sample ones would be optimistic.
     scores = _out_of_fold(x, np.asarray(correct, dtype=int), c_value)
-    threshold = threshold_for_precision(scores, correct, target_precision)
-    coverage, precision = coverage_precision(scores, correct, threshold)
+    threshold = threshold_for_precision(scores, correct, target_precision, weights)
+    coverage, precision = coverage_precision(scores, correct, threshold, weights)
     return cal.model_copy(update={"answer_threshold": threshold, "dev_precision": round(precision, 4),
                                   "dev_coverage": round(coverage, 4)})
 

@@ -234,7 +234,7 @@ class Curator:
         if not body.helpful and answered_entry is not None and answered_entry != body.entry_id:
             demoted = self._maybe_demote(answered_entry)
             if demoted:
-                outcomes.append(f"demoted {answered_entry} for {demoted} similar questions; flagged for review")
+                outcomes.append(f"demoted {answered_entry} for {demoted} similar questions, flagged for review")
         outcome = "; ".join(outcomes) or "recorded"
         self.store.set_feedback_outcome(body.feedback_id, outcome)
         return FeedbackResponse(feedback_id=body.feedback_id, status="recorded", outcome=outcome)

@@ -32,7 +32,14 @@ from retrieval.searcher import HybridSearcher, Mode, Timings
 from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
 
 from .answer import citation_for, decide
-from .calibration import Calibration, default_calibration, fit_calibration, signals, threshold_for_precision
+from .calibration import (
+    Calibration,
+    default_calibration,
+    fit_calibration,
+    mix_weights,
+    signals,
+    threshold_for_precision,
+)
 from .classify import TextClassifier, read_labelled, train_text_classifier
 from .conversation import contextualize
 from .curation import Curator
@@ -184,7 +191,12 @@ class KnowledgeBase:
             hits = self.curator.demote(self.searcher.search(question, 10, vector=vector), vector)
             rows.append(signals(hits))
             correct.append(bool(hits) and bool(gold) and hits[0].target_id in set(gold))
-        calibration = fit_calibration(rows, correct, self.settings.target_precision, fitted_on=fitted_on)
+        share = self.settings.unanswerable_share
+        weights = mix_weights([bool(g) for _, g in questions], share)
+        if share is not None:
+            fitted_on = f"{fitted_on}, unanswerable share {share:g}"
+        calibration = fit_calibration(rows, correct, self.settings.target_precision, fitted_on=fitted_on,
+                                      weights=weights)
         self.store.set_meta(CALIBRATION_SET_KEY, {"fitted_on": fitted_on,
                                                   "questions": [[q, list(g)] for q, g in questions]})
         self.set_calibration(calibration)
@@ -197,7 +209,7 @@ class KnowledgeBase:
         if not stored:
             raise BadInput("no calibration questions stored yet: run `kb calibrate EVALFILE` once")
         questions = [(q, tuple(g)) for q, g in stored["questions"]]
-        return self.fit_calibration(questions, fitted_on=f"{stored['fitted_on']} (refit)")
+        return self.fit_calibration(questions, fitted_on=f"{stored['fitted_on'].split(', unanswerable')[0]} (refit)")
 
     def _sync(self) -> None:
         """Pick up what another process changed (calibration, fusion, demotions) without a restart."""

@@ -438,11 +438,14 @@ def calibrate(
              "questions of the last calibration (after the knowledge base has learned).")] = None,
     split: Annotated[str, typer.Option(help="Use only rows with this split value ('' for all).")] = "dev",
     target_precision: Annotated[float | None, typer.Option(help="Precision the answer threshold must reach.")] = None,
+    unanswerable_share: Annotated[float | None, typer.Option(
+        help="Expected share of unanswerable questions in real traffic (default: KB_UNANSWERABLE_SHARE, "
+             "else the file's own mix).")] = None,
 ) -> None:
     """Fit the answer confidence and derive the answer threshold from the target precision."""
     from eval.run import load_rows
 
-    kb = _open(_settings(target_precision=target_precision))
+    kb = _open(_settings(target_precision=target_precision, unanswerable_share=unanswerable_share))
     try:
         if eval_file is None:
             cal = kb.recalibrate()

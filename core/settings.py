@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default=0.5, description="Minimum confidence for an automatic answer (first, uncalibrated logic)."
     )
     target_precision: float = 0.90
+    unanswerable_share: float | None = Field(
+        default=None, ge=0.0, lt=1.0,
+        description="Expected share of questions the knowledge base cannot answer in real traffic; the answer "
+                    "threshold is chosen as if the calibration questions had this mix (unset: as they are).",
+    )
 
     reranker_model: str | None = Field(
         default=None, description="Local path of a sentence-transformers CrossEncoder; unset: the learned fusion ranks."

@@ -70,7 +70,29 @@ def render() -> str:
         if isinstance(best, dict):
             out.append(f"| best F1 on dev | {best['precision']:.3f} | {best['recall']:.3f} | {best['f1']:.3f} |")
         out.append("")
+    out += _learning(_load("learning.json"))
     return "\n".join(out).strip() + "\n"
+
+
+def _learning(r: dict[str, Any]) -> list[str]:
+    if not r.get("checkpoints"):
+        return []
+    setup = r.get("setup") or {}
+    out = [f"**Self-learning** ({r['dataset']}: {setup.get('kb_entries')} entries with "
+           f"{setup.get('phrasings_per_entry')} phrasings, {setup.get('missing_intents')} intents missing; "
+           f"{setup.get('stream_questions')} questions replayed with simulated feedback; test split)", "",
+           "| feedback events | coverage@p90 | coverage@p90 before refit | precision at threshold | "
+           "answered right: known intents | answered right: missing intents |", "|---|---|---|---|---|---|"]
+    for key, c in r["checkpoints"].items():
+        before = c.get("before_refit", c)
+        at = c["at_threshold"]
+        right = at["answered_correctly"]
+        out.append(f"| {key} | {c['coverage@p90']:.3f} | {before['coverage@p90']:.3f} | {at['precision']:.3f} | "
+                   f"{right['kb_intents']:.3f} | {right['missing_intents']:.3f} |")
+    learned = r.get("learned") or {}
+    out += ["", "Learned: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in learned.items()) + ".",
+            "", f"_python -m eval.bench_learning at {r.get('commit', '?')} on {r.get('run_at', '?')}_", ""]
+    return out
 
 
 def write(readme: Path = REPO / "README.md") -> None:

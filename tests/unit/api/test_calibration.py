@@ -88,3 +88,24 @@ def test_document_extract_is_span_exact() -> None:
     start, end, extract = best_extract("when should I replace the batteries", text, tok, max_sentences=1)
     assert extract == "Replace them when the LED blinks red." and text[start:end].strip() == extract
     assert [s[2] for s in split_sentences("退货。好的！Then go. Done")] == ["退货。", "好的！", "Then go.", "Done"]
+
+
+def test_mix_weights_give_unanswerable_questions_their_share() -> None:
+    from api.calibration import mix_weights
+
+    answerable = [True, True, True, False]
+    w = mix_weights(answerable, 0.5)
+    assert w is not None and w == [0.5 / 0.75] * 3 + [0.5 / 0.25]
+    assert sum(x for x, a in zip(w, answerable, strict=True) if not a) / sum(w) == 0.5
+    assert mix_weights(answerable, None) is None
+    with pytest.raises(BadInput):
+        mix_weights([True, True], 0.2)
+
+
+def test_weighted_threshold_answers_less_when_unanswerable_questions_weigh_more() -> None:
+    scores = [0.9, 0.8, 0.7, 0.6]
+    correct = [True, True, False, True]  # the 0.7 one is an unanswerable question that got answered
+    assert threshold_for_precision(scores, correct, 0.75) == 0.6  # 3/4 right
+    weights = [1.0, 1.0, 3.0, 1.0]  # unanswerable questions are 3x as common in real traffic
+    assert threshold_for_precision(scores, correct, 0.75, weights) == 0.8
+    assert coverage_precision(scores, correct, 0.6, weights) == (1.0, 0.5)
