@@ -175,6 +175,14 @@ class Curator:
             raise NotFound(f"no entry {entry_id!r}")
         return entry, learned_of(self.store.units_for_entry(entry_id)), row.status
 
+    def _apply(self, entry: KnowledgeEntry, learned: list[dict[str, str]], status: str, provenance: str,
+               actor: str | None = None, note: str | None = None) -> None:
+        """``Ingestor.apply_entry``, after giving an entry that has no history yet (imported by an earlier
+        version) its current state as version 1, so a rollback can always go back to it."""
+        if self.store.get_entry_row(entry.id) is not None:
+            self.baseline([entry.id])
+        self._ingestor().apply_entry(entry, learned, status, provenance, actor, note)
+
     def _screen_phrasings(self, entry: KnowledgeEntry, learned: list[dict[str, str]], questions: Sequence[str],
                           origin: str, rejected: Counter[str]) -> list[dict[str, str]]:
         """The questions that may become new phrasings of ``entry`` (masked, screened, not near-duplicates)."""
@@ -200,7 +208,7 @@ class Curator:
             raise BadInput(f"entry {entry_id!r} is retired")
         new = self._screen_phrasings(entry, learned, questions, origin, rejected)
         if new:
-            self._ingestor().apply_entry(entry, learned + new, status, "learned", actor,
+            self._apply(entry, learned + new, status, "learned", actor,
                                          f"{len(new)} phrasing(s) from {origin}")
         return len(new)
 
@@ -416,7 +424,7 @@ class Curator:
             metadata={"team": c.team, "candidate": c.id, "resolutions": c.count},
         )
         provenance = "promoted" if editor.startswith("policy:") else "approved"
-        self._ingestor().apply_entry(entry, [], "live", provenance, editor,
+        self._apply(entry, [], "live", provenance, editor,
                                      f"from candidate {c.id} ({c.count} resolutions/tickets)")
         c.entry_id = entry.id
         return self._reviewed(c, "approved", editor)
@@ -511,7 +519,7 @@ class Curator:
             update["answer"] = self._screened(answer, "answer", 1)
         if not update:
             raise BadInput("edit needs a new question or answer")
-        self._ingestor().apply_entry(entry.model_copy(update=update), learned, "live", "edited", editor, note)
+        self._apply(entry.model_copy(update=update), learned, "live", "edited", editor, note)
         if self.store.clear_demotions([entry_id]):
             self.bump()
         return self.entry_out(entry_id)
@@ -521,7 +529,7 @@ class Curator:
         """The entry was right after all: its demotions end and it goes live unchanged."""
         entry, learned, _ = self._state(entry_id)
         self.store.clear_demotions([entry_id])
-        self._ingestor().apply_entry(entry, learned, "live", "flag dismissed", editor, note)
+        self._apply(entry, learned, "live", "flag dismissed", editor, note)
         self.bump()
         return self.entry_out(entry_id)
 
@@ -529,7 +537,7 @@ class Curator:
     def retire(self, entry_id: str, editor: str, note: str | None = None) -> EntryOut:
         """Out of the live index (kept in the record and its history: a rollback brings it back)."""
         entry, learned, _ = self._state(entry_id)
-        self._ingestor().apply_entry(entry, learned, "retired", "retired", editor, note)
+        self._apply(entry, learned, "retired", "retired", editor, note)
         return self.entry_out(entry_id)
 
     @_writes
@@ -541,7 +549,7 @@ class Curator:
         self._state(into)
         phrasings = [entry.question, *entry.alt_questions, *(d["text"] for d in learned)]
         self.learn_phrasings(into, phrasings, f"merged:{entry_id}", editor, Counter())
-        self._ingestor().apply_entry(entry, learned, "retired", "merged", editor, note or f"into {into}")
+        self._apply(entry, learned, "retired", "merged", editor, note or f"into {into}")
         return self.entry_out(entry_id)
 
     @_writes
@@ -555,7 +563,7 @@ class Curator:
         current = self.store.get_entry(entry_id)
         if current is not None:  # the owning file stays the owner
             entry = entry.model_copy(update={"source": current.source})
-        self._ingestor().apply_entry(entry, learned, status, f"rollback to v{version}", editor, note)
+        self._apply(entry, learned, status, f"rollback to v{version}", editor, note)
         return self.entry_out(entry_id)
 
     def act_on_entry(self, entry_id: str, action: str, editor: str, question: str | None = None,

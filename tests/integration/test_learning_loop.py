@@ -265,3 +265,17 @@ def test_other_processes_changes_are_picked_up_and_calibration_refits(kb: Knowle
     first = kb.fit_calibration(questions, fitted_on="t")
     again = kb.recalibrate()
     assert again.n == first.n == len(questions) and again.fitted_on == "t (refit)"
+
+
+def test_entries_imported_before_history_existed_get_a_first_version(kb: KnowledgeBase) -> None:
+    from sqlalchemy import delete
+
+    from core.store import EntryVersionRow
+
+    with kb.store.session() as s, s.begin():  # a database written before versions were recorded
+        s.execute(delete(EntryVersionRow))
+    kb.curator.edit_entry("pw", "eve", None, "New.", None)
+    out = kb.curator.entry_out("pw")
+    assert [(v.provenance, v.answer) for v in out.versions] == [("imported", "Tap Forgot password."),
+                                                                ("edited", "New.")]
+    assert kb.curator.rollback("pw", 1, "eve").answer == "Tap Forgot password."
