@@ -8,11 +8,18 @@ import re
 from ingest.pii import PiiMasker
 
 _INJECTION = re.compile(
-    r"ignore (?:all |any )?(?:previous|prior|above) (?:instructions|rules)|system prompt|you are now|"
-    r"disregard (?:the|your) (?:rules|instructions)|act as (?:a|an) |jailbreak|<\s*/?\s*(?:script|system)\b|"
-    r"忽略(?:之前|以上|前面)的?(?:指令|规则|提示)|系统提示词|你现在是",
+    r"(?:ignore|disregard|forget) (?:all |any )?(?:the |your )?(?:previous|prior|above|earlier) "
+    r"(?:instructions|rules|prompts?)|"
+    r"disregard (?:the|your) (?:rules|instructions)|system prompt|jailbreak|developer mode|"
+    r"you are now (?:dan\b|an? (?:unrestricted|unfiltered|uncensored|different|new) (?:ai|assistant|model|bot))|"
+    r"(?:act|pretend) (?:as|to be) (?:an? )?(?:unrestricted|unfiltered|uncensored|different) "
+    r"(?:ai|assistant|model|bot)|"
+    r"<\s*/?\s*(?:script|system)\b|"
+    r"忽略(?:之前|以上|前面|上面)的?(?:所有)?(?:指令|规则|提示)|系统提示词|你现在是(?:一个)?(?:没有限制|不受限制)",
     re.IGNORECASE,
 )
+"""Prompt-injection strings that must never reach the knowledge base. Narrow on purpose: a false positive
+only means a phrasing is not learned, but "you are now a pet owner" (clinc150) is a real question."""
 
 
 def screen(text: str, masker: PiiMasker, min_chars: int = 4) -> tuple[str | None, str]:
