@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     delete,
     func,
@@ -24,10 +25,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from core.errors import BackendError
 from core.models import Document, KnowledgeEntry, Unit
+
+_T = TypeVar("_T")
 
 
 def _now() -> dt.datetime:
@@ -154,6 +158,7 @@ class EntryVersionRow(Base):
     """One version of an entry: a full snapshot with where it came from (imported, learned, edited...)."""
 
     __tablename__ = "entry_versions"
+    __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_entry_version"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     entry_id: Mapped[str] = mapped_column(String(200), index=True)
     version: Mapped[int] = mapped_column(Integer)
@@ -217,6 +222,18 @@ def _entry(row: EntryRow) -> KnowledgeEntry:
         category=row.category, product=row.product, tags=tuple(row.tags or ()), lang=row.lang,
         source=row.source, metadata=dict(row.extra or {}),
     )
+
+
+def _retry_version_clash(write: Callable[[], _T], attempts: int = 3) -> _T:
+    """Run a transaction that numbers a new version again if another writer (an API replica) took the
+    same number first (the unique constraint on entry_id + version turns that race into an error)."""
+    for attempt in range(attempts):
+        try:
+            return write()
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 class Store:
@@ -378,8 +395,11 @@ class Store:
 
     def add_version(self, entry_id: str, snapshot: dict[str, Any], provenance: str, actor: str | None = None,
                     note: str | None = None) -> int:
-        with self.session() as s, s.begin():
-            return self._add_version(s, entry_id, snapshot, provenance, actor, note)
+        def write() -> int:
+            with self.session() as s, s.begin():
+                return self._add_version(s, entry_id, snapshot, provenance, actor, note)
+
+        return _retry_version_clash(write)
 
     def versions(self, entry_id: str) -> list[EntryVersionRow]:
         with self.session() as s:
@@ -409,23 +429,27 @@ class Store:
                    version: tuple[dict[str, Any], str, str | None, str | None] | None = None) -> int | None:
         """Make entry ``entry.id`` exactly this, with exactly these units (file and learned), and record
         the version, atomically. Returns the version number written, if any."""
-        with self.session() as s, s.begin():
-            row = s.get(EntryRow, entry.id)
-            content_hash = row.content_hash if row else str(entry.metadata.get("_hash", ""))
-            s.execute(delete(UnitRow).where(UnitRow.entry_id == entry.id))
-            s.merge(EntryRow(
-                id=entry.id, source=entry.source, question=entry.question, answer=entry.answer,
-                alt_questions=list(entry.alt_questions), category=entry.category, product=entry.product,
-                tags=list(entry.tags), lang=entry.lang, extra=entry.metadata, content_hash=content_hash,
-                status=status, updated_at=_now(),
-            ))
-            for u in units:
-                s.add(UnitRow(id=u.id, source=u.source, kind=u.kind, entry_id=u.entry_id, doc_id=u.doc_id,
-                              payload=u.payload()))
-            if version is None:
-                return None
-            snapshot, provenance, actor, note = version
-            return self._add_version(s, entry.id, snapshot, provenance, actor, note)
+
+        def write() -> int | None:
+            with self.session() as s, s.begin():
+                row = s.get(EntryRow, entry.id)
+                content_hash = row.content_hash if row else str(entry.metadata.get("_hash", ""))
+                s.execute(delete(UnitRow).where(UnitRow.entry_id == entry.id))
+                s.merge(EntryRow(
+                    id=entry.id, source=entry.source, question=entry.question, answer=entry.answer,
+                    alt_questions=list(entry.alt_questions), category=entry.category, product=entry.product,
+                    tags=list(entry.tags), lang=entry.lang, extra=entry.metadata, content_hash=content_hash,
+                    status=status, updated_at=_now(),
+                ))
+                for u in units:
+                    s.add(UnitRow(id=u.id, source=u.source, kind=u.kind, entry_id=u.entry_id, doc_id=u.doc_id,
+                                  payload=u.payload()))
+                if version is None:
+                    return None
+                snapshot, provenance, actor, note = version
+                return self._add_version(s, entry.id, snapshot, provenance, actor, note)
+
+        return _retry_version_clash(write)
 
     def set_entry_status(self, entry_id: str, status: str) -> None:
         with self.session() as s, s.begin():

@@ -31,3 +31,33 @@ def test_missing_columns_are_added_and_rows_kept(tmp_path: Path) -> None:
     assert store.negative_feedback("e1") == []  # the new feedback.answered_id column is queryable
     store.close()
     Store(f"sqlite:///{path}").close()  # idempotent
+
+
+def test_a_version_number_taken_by_another_writer_is_retaken(tmp_path: Path) -> None:
+    """Two replicas numbering a version at once: the unique (entry_id, version) makes the loser retry."""
+    from core.store import EntryVersionRow
+
+    store = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    assert store.add_version("e1", {"entry": {}}, "imported") == 1
+    real = Store._add_version
+    calls = {"n": 0}
+
+    def racing(s, entry_id, snapshot, provenance, actor, note):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:  # we read max = 1; another writer commits version 2; we insert 2 too
+            with store.session() as other, other.begin():
+                other.add(EntryVersionRow(entry_id=entry_id, version=2, snapshot={}, provenance="other"))
+            s.add(EntryVersionRow(entry_id=entry_id, version=2, snapshot=snapshot, provenance=provenance))
+            s.flush()
+            return 2
+        return real(s, entry_id, snapshot, provenance, actor, note)
+
+    Store._add_version = staticmethod(racing)  # type: ignore[method-assign,assignment]
+    try:
+        assert store.add_version("e1", {"entry": {}}, "edited", "eve") == 3
+    finally:
+        Store._add_version = staticmethod(real)  # type: ignore[method-assign,assignment]
+    assert calls["n"] == 2
+    assert [(v.version, v.provenance) for v in store.versions("e1")] == [(1, "imported"), (2, "other"),
+                                                                          (3, "edited")]
+    store.close()
