@@ -193,11 +193,10 @@ class KnowledgeBase:
             correct.append(bool(hits) and bool(gold) and hits[0].target_id in set(gold))
         share = self.settings.unanswerable_share
         weights = mix_weights([bool(g) for _, g in questions], share)
-        if share is not None:
-            fitted_on = f"{fitted_on}, unanswerable share {share:g}"
-        calibration = fit_calibration(rows, correct, self.settings.target_precision, fitted_on=fitted_on,
+        label = fitted_on if share is None else f"{fitted_on}, unanswerable share {share:g}"
+        calibration = fit_calibration(rows, correct, self.settings.target_precision, fitted_on=label,
                                       weights=weights)
-        self.store.set_meta(CALIBRATION_SET_KEY, {"fitted_on": fitted_on,
+        self.store.set_meta(CALIBRATION_SET_KEY, {"fitted_on": fitted_on.removesuffix(" (refit)"),
                                                   "questions": [[q, list(g)] for q, g in questions]})
         self.set_calibration(calibration)
         return calibration
@@ -209,7 +208,7 @@ class KnowledgeBase:
         if not stored:
             raise BadInput("no calibration questions stored yet: run `kb calibrate EVALFILE` once")
         questions = [(q, tuple(g)) for q, g in stored["questions"]]
-        return self.fit_calibration(questions, fitted_on=f"{stored['fitted_on'].split(', unanswerable')[0]} (refit)")
+        return self.fit_calibration(questions, fitted_on=f"{stored['fitted_on']} (refit)")
 
     def _sync(self) -> None:
         """Pick up what another process changed (calibration, fusion, demotions) without a restart."""
