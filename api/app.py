@@ -4,6 +4,7 @@ the service loads once in the lifespan (or is handed in by tests)."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import time
@@ -53,7 +54,7 @@ Service = Annotated[KnowledgeBase, Depends(get_kb)]
 def editor_access(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     """Review endpoints change the live knowledge: with KB_ADMIN_TOKEN set they need that bearer token."""
     token = get_kb(request).settings.admin_token
-    if token and authorization != f"Bearer {token}":
+    if token and not hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode()):
         raise Forbidden("review endpoints need 'Authorization: Bearer <KB_ADMIN_TOKEN>'")
 
 
