@@ -26,7 +26,7 @@ from core.errors import BadInput, NotFound
 from core.ids import content_hash, normalize_for_hash
 from core.models import KnowledgeEntry, SearchHit
 from core.settings import Settings
-from core.store import CandidateRow, DemotionRow, FeedbackRow, ResolutionRow, Store
+from core.store import CandidateRow, DemotionRow, FeedbackRow, ResolutionRow, Store, entry_of
 from core.text import detect_lang
 from ingest.dedupe import jaccard
 from ingest.pii import PiiMasker
@@ -170,10 +170,9 @@ class Curator:
     # -- entries ------------------------------------------------------------------------------
     def _state(self, entry_id: str) -> tuple[KnowledgeEntry, list[dict[str, str]], str]:
         row = self.store.get_entry_row(entry_id)
-        entry = self.store.get_entry(entry_id)
-        if row is None or entry is None:
+        if row is None:
             raise NotFound(f"no entry {entry_id!r}")
-        return entry, learned_of(self.store.units_for_entry(entry_id)), row.status
+        return entry_of(row), learned_of(self.store.units_for_entry(entry_id)), row.status
 
     def _apply(self, entry: KnowledgeEntry, learned: list[dict[str, str]], status: str, provenance: str,
                actor: str | None = None, note: str | None = None) -> None:

@@ -70,6 +70,14 @@ def open_index(settings: Settings, dim: int) -> VectorIndex:
     return EdgeIndex(settings.index_dir, dim)
 
 
+def _stored_models(store: Store) -> tuple[FusionModel, Calibration | None]:
+    """The fusion model and calibration stored in the record, else the package defaults."""
+    fusion_data = store.get_meta(FUSION_KEY)
+    calibration_data = store.get_meta(CALIBRATION_KEY)
+    return (fusion_from_dict(fusion_data) if fusion_data else default_fusion(),
+            Calibration.model_validate(calibration_data) if calibration_data else default_calibration())
+
+
 def install_user_dict(settings: Settings) -> None:
     """Copy the configured jieba user dictionary into the knowledge base's own config."""
     if settings.user_dict is None:
@@ -137,10 +145,7 @@ class KnowledgeBase:
         if stored is None:
             store.set_meta(META_KEY, manifest.model_dump())
         idx = index or open_index(settings, emb.dim)
-        fusion_data = store.get_meta(FUSION_KEY)
-        fusion = fusion_from_dict(fusion_data) if fusion_data else default_fusion()
-        calibration_data = store.get_meta(CALIBRATION_KEY)
-        calibration = Calibration.model_validate(calibration_data) if calibration_data else default_calibration()
+        fusion, calibration = _stored_models(store)
         return cls(settings, store, emb, tokenizer, idx, manifest, fusion, calibration)
 
     def close(self) -> None:
@@ -213,12 +218,7 @@ class KnowledgeBase:
     def _sync(self) -> None:
         """Pick up what another process changed (calibration, fusion, demotions) without a restart."""
         if self.curator.poll():
-            calibration_data = self.store.get_meta(CALIBRATION_KEY)
-            if calibration_data:
-                self.calibration = Calibration.model_validate(calibration_data)
-            fusion_data = self.store.get_meta(FUSION_KEY)
-            if fusion_data:
-                self.searcher.fusion = fusion_from_dict(fusion_data)
+            self.searcher.fusion, self.calibration = _stored_models(self.store)
 
     def _embed_texts(self, texts: Sequence[str], progress: ProgressFactory | None = None) -> np.ndarray:
         bar = progress(len(texts), "embedding") if progress else None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from core.errors import BadInput, KBError
 from core.offline import apply_offline_env
@@ -557,12 +558,16 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except ValidationError as exc:  # a bad KB_* variable or option value reaching Settings
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: invalid configuration: {problems} (see core/settings.py for KB_* variables)", err=True)
+        sys.exit(BadInput.exit_code)
+    except Exception as exc:
+        # usage errors (click's, or the copy of click that typer vendors) show themselves and carry an exit code
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise
 
 

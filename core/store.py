@@ -216,7 +216,7 @@ class SessionRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-def _entry(row: EntryRow) -> KnowledgeEntry:
+def entry_of(row: EntryRow) -> KnowledgeEntry:
     return KnowledgeEntry(
         id=row.id, question=row.question, answer=row.answer, alt_questions=tuple(row.alt_questions or ()),
         category=row.category, product=row.product, tags=tuple(row.tags or ()), lang=row.lang,
@@ -420,10 +420,14 @@ class Store:
 
     def entry_status(self, entry_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(status, content hash) of each of these entries that exists."""
+        ids = list(entry_ids)
+        out: dict[str, tuple[str, str]] = {}
         with self.session() as s:
-            rows = s.execute(select(EntryRow.id, EntryRow.status, EntryRow.content_hash)
-                             .where(EntryRow.id.in_(list(entry_ids))))
-            return {r[0]: (r[1], r[2]) for r in rows}
+            for start in range(0, len(ids), 500):  # stay under the database's bound-parameter limit
+                rows = s.execute(select(EntryRow.id, EntryRow.status, EntryRow.content_hash)
+                                 .where(EntryRow.id.in_(ids[start:start + 500])))
+                out.update({r[0]: (r[1], r[2]) for r in rows})
+        return out
 
     def save_entry(self, entry: KnowledgeEntry, units: Sequence[Unit], status: str = "live",
                    version: tuple[dict[str, Any], str, str | None, str | None] | None = None) -> int | None:
@@ -457,7 +461,7 @@ class Store:
 
     def entries_with_status(self, status: str) -> list[KnowledgeEntry]:
         with self.session() as s:
-            return [_entry(r) for r in s.scalars(select(EntryRow).where(EntryRow.status == status)
+            return [entry_of(r) for r in s.scalars(select(EntryRow).where(EntryRow.status == status)
                                                  .order_by(EntryRow.id))]
 
     def get_entry_row(self, entry_id: str) -> EntryRow | None:
@@ -570,11 +574,11 @@ class Store:
     def get_entry(self, entry_id: str) -> KnowledgeEntry | None:
         with self.session() as s:
             row = s.get(EntryRow, entry_id)
-            return _entry(row) if row else None
+            return entry_of(row) if row else None
 
     def entries(self) -> list[KnowledgeEntry]:
         with self.session() as s:
-            return [_entry(r) for r in s.scalars(select(EntryRow).order_by(EntryRow.id))]
+            return [entry_of(r) for r in s.scalars(select(EntryRow).order_by(EntryRow.id))]
 
     def iter_units(self, batch: int = 500) -> Iterator[Unit]:
         with self.session() as s:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.ticket_samples import HUB_FIX, write_hub_tickets
+
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KB_HOME": str(home), "KB_EMBEDDER": "fake"}
@@ -61,13 +63,7 @@ def test_cli_fit_fusion_and_calibrate(tmp_path: Path) -> None:
 
 def test_cli_review_approve_history_rollback(tmp_path: Path) -> None:
     """Ticket-mined candidates reviewed from the command line, through to a rollback."""
-    path = tmp_path / "tickets.csv"
-    fix = "Reset the hub for 10 seconds and pair again."
-    path.write_text("id,q,a,status\n"
-                    f"1,My hub keeps blinking red after I changed my router,{fix},resolved\n"
-                    f"2,my hub keeps blinking red after changing the router,{fix},closed\n"
-                    "3,How do I export my videos from the cloud storage?,Use Cloud Playback then Download.,resolved\n",
-                    encoding="utf-8")
+    path = write_hub_tickets(tmp_path / "tickets.csv")
     home = tmp_path / "kb"
     r = kb(home, "ingest", str(path), "--tickets", "--map", "id=id", "--map", "text=q", "--map", "reply=a",
            "--map", "status=status")
@@ -77,7 +73,7 @@ def test_cli_review_approve_history_rollback(tmp_path: Path) -> None:
     listed = json.loads(r.stdout)
     assert [c["count"] for c in listed["candidates"]] == [2, 1] and listed["flagged"] == []
     top = listed["candidates"][0]
-    assert top["answer"] == fix and top["consistency"] == 1.0
+    assert top["answer"] == HUB_FIX and top["consistency"] == 1.0
     r = kb(home, "review")
     assert "2x" in r.stdout and "Reset the hub" in r.stdout
 
@@ -106,3 +102,14 @@ def test_cli_review_approve_history_rollback(tmp_path: Path) -> None:
     assert r.returncode == 2 and "already rejected" in r.stderr
     r = kb(home, "review", "rollback", "nope", "1", "--by", "eve")
     assert r.returncode == 3 and "no entry" in r.stderr
+
+
+def test_cli_bad_configuration_and_arguments_are_messages_not_tracebacks(tmp_path: Path) -> None:
+    env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_PROMOTE_POLICY": "bogus"}
+    r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "invalid configuration: promote_policy" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = kb(tmp_path / "kb", "review", "rollback", "pw", "not-a-number", "--by", "eve")
+    assert r.returncode == 2 and "Invalid value for 'version'" in r.stderr and "Traceback" not in r.stderr
+    r = kb(tmp_path / "kb", "calibrate")
+    assert r.returncode == 2 and "no calibration questions stored yet" in r.stderr

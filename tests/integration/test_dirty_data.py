@@ -12,6 +12,7 @@ from eval.datasets import abcd_guidelines
 from ingest.pii import PiiMasker
 from ingest.tickets import TicketMapping, load_mapping, mine_candidates, read_tickets
 from ingest.units import document_units
+from tests.ticket_samples import HUB_FIX, HUB_MAP, write_hub_tickets
 
 CFPB_MAP = {"id": "Complaint ID", "text": "Consumer complaint narrative", "status": "Company response to consumer",
             "team": "Product", "created": "Date received", "channel": "Submitted via", "keep": ["Issue", "State"]}
@@ -76,14 +77,8 @@ def test_resolved_tickets_become_grouped_candidates(tmp_path: Path) -> None:
 def test_promotion_policy_puts_frequent_answers_live(tmp_path: Path) -> None:
     from core.settings import Settings
 
-    path = tmp_path / "tickets.csv"
-    fix = "Reset the hub for 10 seconds and pair again."
-    path.write_text("id,q,a,status\n"
-                    f"1,My hub keeps blinking red after I changed my router,{fix},resolved\n"
-                    f"2,my hub keeps blinking red after changing the router,{fix},closed\n"
-                    "3,How do I export my videos from the cloud storage?,Use Cloud Playback then Download.,resolved\n",
-                    encoding="utf-8")
-    mapping = load_mapping(None, ["id=id", "text=q", "reply=a", "status=status"])
+    path = write_hub_tickets(tmp_path / "tickets.csv")
+    mapping = load_mapping(None, HUB_MAP)
     review = KnowledgeBase.open(Settings(home=tmp_path / "review", embedder="fake"))
     review.ingest_tickets([path], mapping)
     assert review.store.counts()["entries"] == 0 and len(review.store.candidates("review")) == 2
@@ -93,7 +88,7 @@ def test_promotion_policy_puts_frequent_answers_live(tmp_path: Path) -> None:
     assert [c.count for c in live.store.candidates("promoted")] == [2]
     assert [c.count for c in live.store.candidates("review")] == [1]
     hit = live.search("hub blinking red after router change", 1)[0]
-    assert hit.answer == "Reset the hub for 10 seconds and pair again."
+    assert hit.answer == HUB_FIX
     live.close()
 
 
