@@ -95,7 +95,7 @@ def html_message_to_text(html: str) -> str:
     then headings, paragraphs, list items and tables kept as lines."""
     from bs4 import BeautifulSoup
 
-    from ingest.markup import html_blocks
+    from ingest.formats.html import html_blocks
 
     soup = BeautifulSoup(html, "lxml")
     for node in soup.find_all("blockquote"):

@@ -165,7 +165,8 @@ def _slug(text: str) -> str:
 
 def read_document(path: Path, source: str) -> tuple[Document, str]:
     """A document with its front-matter metadata, and the detected encoding."""
-    from ingest.markup import html_title, parse_front_matter
+    from ingest.formats.front_matter import parse_front_matter
+    from ingest.formats.html import html_title
 
     suffix = path.suffix.lower()
     if suffix == ".pdf":

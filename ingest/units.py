@@ -7,7 +7,9 @@ from typing import Any
 from core.ids import content_hash
 from core.models import Document, KnowledgeEntry, Unit
 from ingest.chunking import CHUNKER_VERSION, chunk_blocks
-from ingest.markup import html_blocks, markdown_blocks, text_blocks
+from ingest.formats.html import html_blocks
+from ingest.formats.markdown import markdown_blocks
+from ingest.formats.text import text_blocks
 
 
 def entry_units(entry: KnowledgeEntry) -> list[Unit]:

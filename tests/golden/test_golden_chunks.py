@@ -2,7 +2,8 @@
 ``expected/<input name>.json``.
 
 Run with ``KB_UPDATE_GOLDEN=1`` to rewrite the expected files after an intended change, then read the diff
-(and bump ``CHUNKER_VERSION`` when chunk texts changed).
+(and bump ``CHUNKER_VERSION`` when chunk texts changed). The update mode only writes, and fails the run, so
+a green run has always compared against files that were on disk before it started.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Any
 import pytest
 
 from ingest.chunking import approx_tokens, chunk_blocks
-from ingest.markup import html_blocks, html_title, markdown_blocks, parse_front_matter, text_blocks
+from ingest.formats.front_matter import parse_front_matter
+from ingest.formats.html import html_blocks, html_title
+from ingest.formats.markdown import markdown_blocks
+from ingest.formats.text import text_blocks
 
 HERE = Path(__file__).parent
 INPUTS = sorted((HERE / "inputs").iterdir())
@@ -58,6 +62,8 @@ def test_golden(path: Path) -> None:
     got = render(path)
     if os.environ.get("KB_UPDATE_GOLDEN") == "1":
         expected_path.write_text(json.dumps(got, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        pytest.fail(f"KB_UPDATE_GOLDEN=1: wrote {expected_path.name}; nothing was compared. Read the diff, "
+                    "then run again without KB_UPDATE_GOLDEN")
     assert expected_path.exists(), f"no expected output for {path.name}: run with KB_UPDATE_GOLDEN=1"
     assert got == json.loads(expected_path.read_text(encoding="utf-8"))
 

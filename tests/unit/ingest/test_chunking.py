@@ -7,7 +7,8 @@ import random
 import pytest
 
 from ingest.chunking import CHUNKER_VERSION, ChunkDraft, approx_tokens, chunk_blocks, split_sentences
-from ingest.markup import Block, BlockKind, markdown_blocks
+from ingest.formats.blocks import Block, BlockKind
+from ingest.formats.markdown import markdown_blocks
 
 
 def block(text: str, kind: BlockKind = "paragraph", path: tuple[str, ...] = (), start: int = 0,

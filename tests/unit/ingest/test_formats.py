@@ -57,7 +57,7 @@ def test_docx_with_a_table(tmp_path: Path) -> None:
     table = d.add_table(rows=3, cols=2)
     for r, (a, b) in enumerate([("Code", "Meaning"), ("E1", "Low battery"), ("E2", "Jammed bolt")]):
         table.rows[r].cells[0].text, table.rows[r].cells[1].text = a, b
-    d.save(tmp_path / "guide.docx")
+    d.save(str(tmp_path / "guide.docx"))
     doc, used = read_document(tmp_path / "guide.docx", "s")
     assert used == "docx" and doc.title == "Lock guide"
     chunks = document_units(doc)

@@ -6,7 +6,11 @@ import re
 
 import pytest
 
-from ingest.markup import Block, html_blocks, html_title, markdown_blocks, parse_front_matter, text_blocks
+from ingest.formats.blocks import Block
+from ingest.formats.front_matter import parse_front_matter
+from ingest.formats.html import html_blocks, html_title
+from ingest.formats.markdown import markdown_blocks
+from ingest.formats.text import text_blocks
 
 
 def summary(blocks: list[Block]) -> list[tuple[str, tuple[str, ...], str]]:
