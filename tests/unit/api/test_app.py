@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.service import KnowledgeBase
+from service.knowledge_base import KnowledgeBase
+from tests.api_client import client_for
 
 FAQ = [
     {"id": "ship-1", "question": "Do you ship to Canada?", "answer": "Yes, in 7-14 days.", "lang": "en"},
@@ -24,7 +25,7 @@ def client(fake_kb: KnowledgeBase, tmp_path: Path):  # type: ignore[no-untyped-d
     path = tmp_path / "faq.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in FAQ), encoding="utf-8")
     fake_kb.ingest([path])
-    with TestClient(create_app(fake_kb.settings, kb=fake_kb)) as c:
+    with client_for(fake_kb) as c:
         yield c
 
 
@@ -66,11 +67,13 @@ def test_bad_requests(client: TestClient) -> None:
     assert client.post("/v1/search", json={"query": ""}).status_code == 422
     assert client.post("/v1/search", json={"query": "x", "top_k": 0}).status_code == 422
     r = client.post("/v1/search", json={"query": "   "})
-    assert r.status_code == 400 and r.json() == {"error": "bad_input", "message": "empty query"}
+    assert r.status_code == 400
+    assert r.json() == {"error": "bad_input", "message": "empty query", "request_id": r.headers["x-request-id"]}
     assert client.post("/v1/ask", json={}).status_code == 422
 
 
 def test_import_api_does_not_load_torch() -> None:
-    code = "import api.app, api.service, sys; print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    code = ("import api.app, service.knowledge_base, sys; "
+            "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"

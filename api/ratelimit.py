@@ -1,0 +1,40 @@
+"""Per-key request limits by role, through the ``limits`` package (in memory, or Redis when configured)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from core.caller import Caller, Role
+from core.errors import BadInput, RateLimited
+from core.settings import Settings
+
+
+class RateLimiter:
+    """One moving-window limit per role, counted per key id."""
+
+    def __init__(self, limits_by_role: dict[str, str], storage_uri: str = "memory://") -> None:
+        try:
+            self._items: dict[Role, RateLimitItem] = {Role(role): parse(text) for role, text in limits_by_role.items()}
+        except ValueError as exc:
+            raise BadInput(f"KB_RATE_LIMITS: {exc}") from None
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimiter:
+        uri = settings.rate_limit_storage or getattr(settings, "redis_url", None) or "memory://"
+        return cls(settings.rate_limits, str(uri))
+
+    def check(self, caller: Caller) -> None:
+        """Count one request of ``caller``; raise ``RateLimited`` (with the seconds to wait) past its limit."""
+        item = self._items.get(caller.role)
+        if item is None:
+            return
+        if not self._limiter.hit(item, "kb", caller.key_id):
+            reset, _ = self._limiter.get_window_stats(item, "kb", caller.key_id)
+            wait = max(1, math.ceil(reset - time.time()))
+            raise RateLimited(f"over the {caller.role.value} limit of {item}: retry in {wait}s", wait)
