@@ -143,11 +143,11 @@ class Ingestor:
     def _parse(self, path: Path, uri: str, report: IngestReport) -> tuple[str, list[KnowledgeEntry], list[Document]]:
         suffix = path.suffix.lower()
         if suffix in FAQ_SUFFIXES:
-            entries, bad, encoding = read_faq(path, uri)
+            entries, bad, decoded = read_faq(path, uri)
             entries, merged = merge_duplicate_entries(entries)
             report.merged_duplicates += len(merged)
             report.quarantined.extend(bad)
-            report.encodings[uri] = encoding
+            report.encodings[uri] = decoded.label()
             owners = self.store.entry_owner([e.id for e in entries])
             kept = []
             for e in entries:
@@ -159,8 +159,8 @@ class Ingestor:
                     kept.append(e)
             return "faq", kept, []
         if suffix in DOC_SUFFIXES:
-            doc, encoding = read_document(path, uri)
-            report.encodings[uri] = encoding
+            doc, decoded = read_document(path, uri)
+            report.encodings[uri] = decoded.label()
             return "document", [], [doc]
         raise BadInput(f"unsupported file type: {path}")
 

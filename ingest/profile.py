@@ -6,9 +6,7 @@ the rows that would be quarantined, with the reasons. Nothing is written to the 
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import re
 from collections import Counter
@@ -23,28 +21,22 @@ from core.ids import normalize_for_hash
 from core.text import detect_lang
 from ingest.clean import _DISCLAIMER, _SIGNATURE_START
 from ingest.dedupe import near_duplicate_groups
+from ingest.encoding import Decoded, decode
+from ingest.formats.html import html_blocks
+from ingest.formats.partitioned import PARTITIONED_SUFFIXES
 from ingest.pii import PiiMasker
-from ingest.readers import DOC_SUFFIXES, FAQ_SUFFIXES, decode_bytes, discover, read_document, read_faq
+from ingest.readers import DOC_SUFFIXES, FAQ_SUFFIXES, discover, read_document, read_faq
+from ingest.records import read_records, record_format
 from ingest.tickets import TicketMapping, read_tickets
 
 _HTML = re.compile(r"<(?:p|div|br|span|table|a|html|body|td|li)\b[^>]*>", re.IGNORECASE)
 _MOJIBAKE = re.compile(r"\ufffd|Ã.|â€|Â |锟斤拷|ï»¿")
 NEAR_DUP_LIMIT = 3000
+BINARY_SUFFIXES = {".pdf", ".docx", ".xlsx", ".eml", ".msg", ".pptx", ".epub", ".odt"}
 
 
-def _texts_and_fields(path: Path, text: str, mapping: TicketMapping | None) -> tuple[list[str], dict[str, float]]:
-    suffix = path.suffix.lower()
-    rows: list[dict[str, Any]] = []
-    if suffix == ".csv":
-        rows = [r for r in csv.DictReader(io.StringIO(text)) if None not in r]
-    elif suffix == ".jsonl":
-        for line in text.splitlines():
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(obj, dict):
-                rows.append(obj)
+def _texts_and_fields(rows: Sequence[dict[str, Any]], text: str, mapping: TicketMapping | None) -> tuple[
+        list[str], dict[str, float]]:
     fill: dict[str, float] = {}
     if rows:
         columns = sorted({k for r in rows for k in r})
@@ -58,42 +50,59 @@ def _texts_and_fields(path: Path, text: str, mapping: TicketMapping | None) -> t
     return texts, fill
 
 
-def profile_file(path: Path, masker: PiiMasker, mapping: TicketMapping | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"file": str(path), "bytes": path.stat().st_size}
+def _encoding(decoded: Decoded) -> dict[str, Any]:
+    """The codec, how sure the detection is, and how many bytes could not be decoded (replaced)."""
+    return {"encoding": decoded.encoding, "encoding_confidence": decoded.confidence,
+            "replaced_bytes": decoded.replaced}
+
+
+def _read(path: Path, mapping: TicketMapping | None, rows: list[dict[str, Any]], text: str,
+          out: dict[str, Any]) -> tuple[list[str], dict[str, float], list[dict[str, str]]]:
+    """The texts to measure, field fill rates and the records that would be quarantined, by file kind."""
     suffix = path.suffix.lower()
-    try:
-        if suffix in {".pdf", ".docx", ".xlsx"}:
-            out["encoding"] = suffix[1:]
-            text = ""
-        else:
-            text, out["encoding"] = decode_bytes(path.read_bytes())
-    except BadInput as exc:
-        return {**out, "error": str(exc)}
-    quarantined: list[dict[str, str]] = []
     if mapping is not None:
         out["kind"] = "tickets"
         _, bad, _, _ = read_tickets(path, mapping, PiiMasker(patterns=()), str(path))
-        quarantined = [q.model_dump() for q in bad]
-        texts, fill = _texts_and_fields(path, text, mapping)
-    elif suffix in FAQ_SUFFIXES:
+        return (*_texts_and_fields(rows, text, mapping), [q.model_dump() for q in bad])
+    if suffix in FAQ_SUFFIXES:
         out["kind"] = "faq"
         entries, bad, _ = read_faq(path, str(path))
-        quarantined = [q.model_dump() for q in bad]
-        texts, fill = (
-            ([f"{e.question} {e.answer}" for e in entries], {})
-            if suffix == ".xlsx"
-            else _texts_and_fields(path, text, None)
-        )
-    elif suffix in DOC_SUFFIXES:
+        if suffix == ".xlsx":
+            return [f"{e.question} {e.answer}" for e in entries], {}, [q.model_dump() for q in bad]
+        return (*_texts_and_fields(rows, text, None), [q.model_dump() for q in bad])
+    if suffix in DOC_SUFFIXES:
         out["kind"] = "document"
         try:
             doc, _ = read_document(path, str(path))
-            texts, fill = [doc.body], {}
         except BadInput as exc:
-            texts, fill = [], {}
-            quarantined = [{"source": str(path), "location": "file", "reason": str(exc), "record": ""}]
-    else:
-        return {**out, "error": f"unsupported file type {suffix}"}
+            return [], {}, [{"source": str(path), "location": "file", "reason": str(exc), "record": ""}]
+        if suffix in PARTITIONED_SUFFIXES:  # the body is HTML written from the elements: measure the words
+            return ["\n\n".join(b.text for b in html_blocks(doc.body))], {}, []
+        return [doc.body], {}, []
+    raise BadInput(f"unsupported file type {suffix}")
+
+
+def profile_file(path: Path, masker: PiiMasker, mapping: TicketMapping | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"file": str(path), "bytes": path.stat().st_size}
+    suffix = path.suffix.lower()
+    text = ""
+    rows: list[dict[str, Any]] = []
+    try:
+        if record_format(path) is not None:
+            _, records, decoded = read_records(path)
+            text = decoded.text
+            out.update(_encoding(decoded))
+            rows = [r.data for r in records if r.data is not None]
+        elif suffix in DOC_SUFFIXES and suffix not in BINARY_SUFFIXES:
+            out.update(_encoding(decode(path.read_bytes())))
+        else:
+            out["encoding"] = suffix[1:]
+    except BadInput as exc:
+        return {**out, "error": str(exc)}
+    try:
+        texts, fill, quarantined = _read(path, mapping, rows, text, out)
+    except BadInput as exc:
+        return {**out, "error": str(exc)}
     n = len(texts)
     nonempty = [t for t in texts if t.strip()]
     lengths = np.asarray([len(t) for t in nonempty] or [0])
@@ -159,6 +168,16 @@ def profile(paths: Sequence[Path], mapping: TicketMapping | None = None) -> dict
     }
 
 
+def _confidence(f: dict[str, Any]) -> str:
+    notes = []
+    unicode = ("utf-8", "utf-8-sig", "utf-16", "utf-32")
+    if "encoding_confidence" in f and (f["encoding_confidence"] < 1.0 or f.get("encoding") not in unicode):
+        notes.append(f"confidence {f['encoding_confidence']:.2f}")
+    if f.get("replaced_bytes"):
+        notes.append(f"{f['replaced_bytes']} bytes replaced")
+    return f" ({', '.join(notes)})" if notes else ""
+
+
 def summary(report: dict[str, Any]) -> str:
     lines = []
     for f in report["files"]:
@@ -166,7 +185,8 @@ def summary(report: dict[str, Any]) -> str:
             lines.append(f"{f['file']}: ERROR {f['error']}")
             continue
         lines.append(
-            f"{f['file']} [{f['kind']}, {f['encoding']}]: {f['records']} records, languages {f['languages']}, "
+            f"{f['file']} [{f['kind']}, {f['encoding']}{_confidence(f)}]: {f['records']} records, "
+            f"languages {f['languages']}, "
             f"empty {f['empty_rate']:.1%}, garbled {f['garbled_rate']:.1%}, duplicates {f['duplicate_rate']:.1%}, "
             f"near-duplicates {f['near_duplicate_rate']:.1%}, HTML {f['html_rate']:.1%}, "
             f"signatures {f['signature_rate']:.1%}, PII {f['pii'] or 'none'}, length p50 {f['length_chars']['p50']}, "

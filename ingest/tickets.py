@@ -7,9 +7,6 @@ reason and row number; nothing is dropped silently."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 import tomllib
 from collections.abc import Sequence
@@ -24,7 +21,8 @@ from core.ids import content_hash
 from ingest.clean import clean_message
 from ingest.dedupe import near_duplicate_groups
 from ingest.pii import PiiMasker
-from ingest.readers import Quarantined, decode_bytes
+from ingest.readers import Quarantined
+from ingest.records import read_records, record_format
 
 RESOLVED = ("resolved", "closed", "solved", "closed with explanation", "closed with monetary relief",
             "closed with non-monetary relief", "已解决", "已关闭", "完成")
@@ -94,39 +92,13 @@ class QACandidate(BaseModel):
     status: str = "review"
 
 
-def _rows(path: Path, text: str) -> tuple[list[str], list[tuple[str, dict[str, Any] | None, str]]]:
-    if path.suffix.lower() == ".jsonl":
-        out: list[tuple[str, dict[str, Any] | None, str]] = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                out.append((f"line {n}", obj if isinstance(obj, dict) else None, "not a JSON object"))
-            except json.JSONDecodeError as exc:
-                out.append((f"line {n}", None, f"invalid JSON ({exc.msg}): cut off or corrupt"))
-        header = sorted({k for _, r, _ in out if r for k in r})
-        return header, out
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, [])
-    out = []
-    for row in reader:
-        n = reader.line_num
-        if len(row) < len(header):
-            out.append((f"row ending at line {n}", None,
-                        f"truncated row: {len(row)} of {len(header)} fields (cut off mid-record?)"))
-        elif len(row) > len(header):
-            out.append((f"row ending at line {n}", None, f"{len(row)} fields, header has {len(header)}"))
-        else:
-            out.append((f"row ending at line {n}", dict(zip(header, row, strict=True)), ""))
-    return header, out
-
-
 def read_tickets(path: Path, mapping: TicketMapping, masker: PiiMasker, source: str) -> tuple[
         list[Ticket], list[Quarantined], str, dict[str, int]]:
     """Cleaned and PII-masked tickets, quarantined rows, the encoding, and PII counts."""
-    text, encoding = decode_bytes(path.read_bytes())
-    header, rows = _rows(path, text)
+    if record_format(path) is None:
+        raise BadInput(f"ticket exports must be .csv, .tsv or .jsonl: {path.name}")
+    header, rows, decoded = read_records(path, strict_width=True)
+    encoding = decoded.label()
     missing = [c for c in (mapping.id, mapping.text, mapping.reply, mapping.role, mapping.status) if c and
                header and c not in header]
     if missing:
@@ -141,7 +113,7 @@ def read_tickets(path: Path, mapping: TicketMapping, masker: PiiMasker, source: 
             pii[kind] = pii.get(kind, 0) + n
         return result.text
 
-    for location, row, reason in rows:
+    for location, row, reason, _ in rows:
         if row is None:
             bad.append(Quarantined(source=source, location=location, reason=reason))
             continue
