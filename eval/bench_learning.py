@@ -51,16 +51,17 @@ from core.offline import apply_offline_env
 
 apply_offline_env()
 
-from api.calibration import signals  # noqa: E402
-from api.schemas import AskRequest, FeedbackRequest, ResolutionRequest  # noqa: E402
-from api.service import KnowledgeBase  # noqa: E402
+from answering.calibration import signals  # noqa: E402
+from answering.records import Question  # noqa: E402
 from core.models import KnowledgeEntry  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from eval.bench_answering import curve_points  # noqa: E402
 from eval.bench_retrieval import _git_commit  # noqa: E402
 from eval.datasets import REPO, shared_data_dir  # noqa: E402
 from ingest.pipeline import IngestReport  # noqa: E402
+from learning.records import Feedback, Resolution  # noqa: E402
 from retrieval.fusion_fit import fit_on_candidates  # noqa: E402
+from service.knowledge_base import KnowledgeBase  # noqa: E402
 
 OUT = REPO / "eval" / "results" / "learning.json"
 UNANSWERABLE_SHARE = round(1000 / 5500, 3)
@@ -86,7 +87,7 @@ class Bench:
         out = set()
         for cand_id, intents in self.cand_intents.items():
             if intents.most_common(1)[0][0] == intent:
-                c = self.kb.store.get_candidate(cand_id)
+                c = self.kb.store.learning.get_candidate(cand_id)
                 if c is not None and c.entry_id:
                     out.add(c.entry_id)
         return out
@@ -147,7 +148,7 @@ class Bench:
     def event(self, n: int, question: str, intent: str, rng: random.Random, p_helpful: float,
               p_complain: float) -> int:
         """Ask, then simulate the customer and the agent; the number of feedback events it produced."""
-        r = self.kb.ask(AskRequest(question=question))
+        r = self.kb.ask(Question(question=question))
         top = r.citations[0].entry_id if r.citations else None
         gold = self.gold(intent)
         if r.decision == "answer" and top in gold:
@@ -163,7 +164,7 @@ class Bench:
             self._feedback(n, r.request_id, False, sorted(gold)[0])
             return 1
         if intent in self.missing:
-            res = self.kb.resolve(ResolutionRequest(resolution_id=f"r{n}", request_id=r.request_id,
+            res = self.kb.resolve(Resolution(resolution_id=f"r{n}", request_id=r.request_id,
                                                     answer=answer_for(intent), agent=f"agent-{n % 7}"))
             self.counts[f"resolution_{res.outcome}"] += 1
             for k, v in res.rejected.items():
@@ -177,7 +178,7 @@ class Bench:
         return 0
 
     def _feedback(self, n: int, request_id: str, helpful: bool, entry_id: str | None) -> None:
-        out = self.kb.feedback(FeedbackRequest(feedback_id=f"f{n}", request_id=request_id, helpful=helpful,
+        out = self.kb.feedback(Feedback(feedback_id=f"f{n}", request_id=request_id, helpful=helpful,
                                                entry_id=entry_id))
         for part in out.outcome.split("; "):
             key = "phrasing" if part.startswith("learned phrasing") else "demoted" if part.startswith(
@@ -212,7 +213,7 @@ def run(home: Path, max_stream: int | None, p_helpful: float, p_complain: float,
     if max_stream:
         stream = stream[:max_stream]
     # the answer threshold is chosen for the traffic mix of the test split (18% out of scope, clinc150's
-    # published design), not the validation split's 3%: see ``api.calibration.mix_weights``
+    # published design), not the validation split's 3%: see ``answering.calibration.mix_weights``
     settings = Settings(home=home, promote_policy="auto", promote_min_resolutions=3,
                         unanswerable_share=UNANSWERABLE_SHARE)
     kb = KnowledgeBase.open(settings)
@@ -237,8 +238,8 @@ def run(home: Path, max_stream: int | None, p_helpful: float, p_complain: float,
     checkpoints["all"] = {**bench.checkpoint(dev, test, test_vectors), "questions_replayed": len(stream),
                           "events": events}
     counts = kb.store.counts()
-    learned_units = sum(1 for u in kb.store.iter_units() if u.source == "learned")
-    resolution_cands = [c for c in kb.store.candidates(None) if c.source == "resolutions"]
+    learned_units = sum(1 for u in kb.store.sources.iter_units() if u.source == "learned")
+    resolution_cands = [c for c in kb.store.learning.candidates(None) if c.source == "resolutions"]
     out = {
         "dataset": "clinc150",
         "coverage@p90": {k: v["coverage@p90"] for k, v in checkpoints.items()},
@@ -250,7 +251,7 @@ def run(home: Path, max_stream: int | None, p_helpful: float, p_complain: float,
             "rejected_pii": bench.counts["rejected_pii"],
             "rejected_duplicate": bench.counts["rejected_duplicate"],
             "rejected_injection": bench.counts["rejected_injection"],
-            "demotions": len(kb.store.demotions()),
+            "demotions": len(kb.store.learning.demotions()),
             "flagged_entries": counts["flagged_entries"],
         },
         "checkpoints": checkpoints,

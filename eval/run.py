@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas import AskRequest
-from api.service import KnowledgeBase
+from answering.records import Question
 from core.errors import BadInput
 from eval import metrics as m
 from eval.datasets import REPO
 from retrieval.fusion_fit import Labelled
+from service.knowledge_base import KnowledgeBase
 
 
 class EvalRow(BaseModel):
@@ -75,7 +75,7 @@ def provenance(kb: KnowledgeBase, path: Path) -> dict[str, Any]:
         "commit": commit, "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "manifest": kb.manifest.model_dump(), "fusion": kb.searcher.fusion.model_dump(),
         "calibration": kb.calibration.model_dump() if kb.calibration else None,
-        "settings": kb.settings.model_dump(mode="json", exclude={"llm_api_key", "qdrant_api_key"}),
+        "settings": kb.settings.redacted(),
         "counts": kb.store.counts(),
     }
 
@@ -85,7 +85,7 @@ def evaluate(kb: KnowledgeBase, rows: Sequence[EvalRow], path: Path,
     """Per-question records and the metrics over them."""
     records: list[dict[str, Any]] = []
     for row in rows:
-        response, hits = kb.ask_with_hits(AskRequest(question=row.question))
+        response, hits = kb.ask_with_hits(Question(question=row.question))
         ranked = {"hybrid": [h.target_id for h in hits]}
         if row.gold_ids:
             for mode in ("dense", "bm25"):

@@ -10,14 +10,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from core.errors import BadInput
+from core.meta_keys import MetaKey
 from core.models import Document, KnowledgeEntry, Unit
-from core.store import Store
+from core.progress import Progress, ProgressFactory
+from core.store import Store, VersionRecord
 from core.text import detect_lang
 from ingest.dedupe import merge_duplicate_entries
 from ingest.pii import PiiMasker
@@ -38,20 +39,7 @@ from retrieval.index import IndexPoint, VectorIndex
 from retrieval.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
-STATS_KEY = "bm25_stats"
-
-ProgressFactory = Callable[[int, str], "Progress"]
-
-
-class Progress:
-    """Minimal progress sink; the CLI passes a tqdm-backed one."""
-
-    def update(self, n: int = 1) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
+STATS_KEY = MetaKey.bm25_stats
 
 class IngestReport(BaseModel):
     files: int = 0
@@ -89,8 +77,12 @@ class Ingestor:
         self, store: Store, embedder: Embedder, tokenizer: Tokenizer, index: VectorIndex,
         bm25: BM25Params, build_fingerprint: str, chunk_max_tokens: int = 220, chunk_overlap_tokens: int = 40,
         quarantine_path: Path | None = None, masker: PiiMasker | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_commit = on_commit
+        """Called after every change reaches the record (the knowledge base bumps its generation, so answer
+        caches of every replica stop serving what changed)."""
         self.embedder = embedder
         self.tokenizer = tokenizer
         self.index = index
@@ -107,10 +99,10 @@ class Ingestor:
 
         Units indexed earlier keep the weights they got; ``kb reindex`` recomputes all with the exact
         average. The drift is small once a knowledge base has more than a few hundred units."""
-        stats = self.store.get_meta(STATS_KEY) or {"units": 0, "tokens": 0}
+        stats = self.store.meta.get(STATS_KEY) or {"units": 0, "tokens": 0}
         units = stats["units"] + len(new_lengths)
         tokens = stats["tokens"] + sum(new_lengths)
-        self.store.set_meta(STATS_KEY, {"units": units, "tokens": tokens})
+        self.store.meta.set(STATS_KEY, {"units": units, "tokens": tokens})
         return max(tokens / units, 1.0) if units else 1.0
 
     def embed_units(
@@ -148,7 +140,7 @@ class Ingestor:
             report.merged_duplicates += len(merged)
             report.quarantined.extend(bad)
             report.encodings[uri] = decoded.label()
-            owners = self.store.entry_owner([e.id for e in entries])
+            owners = self.store.entries.owners([e.id for e in entries])
             kept = []
             for e in entries:
                 owner = owners.get(e.id)
@@ -168,7 +160,7 @@ class Ingestor:
         uri = str(path.resolve())
         raw = path.read_bytes()
         digest = hashlib.sha256(raw + self.fingerprint.encode()).hexdigest()[:32]
-        previous = self.store.source_hash(uri)
+        previous = self.store.sources.content_hash(uri)
         if previous == digest:
             report.unchanged += 1
             return
@@ -198,10 +190,10 @@ class Ingestor:
                 units.extend(entry_units(e))
         for d in documents:
             units.extend(document_units(d, self.chunk_max_tokens, self.chunk_overlap_tokens))
-        old_ids = self.store.unit_ids_for_source(uri)
+        old_ids = self.store.sources.unit_ids(uri)
         new_units = [u for u in units if u.id not in old_ids]
         removed = sorted(old_ids - {u.id for u in units})
-        gone = sorted(set(self.store.entry_ids_for_source(uri)) - {e.id for e in entries})
+        gone = sorted(set(self.store.sources.entry_ids(uri)) - {e.id for e in entries})
         progress = progress_factory(len(new_units), label or uri) if progress_factory and new_units else None
         try:
             self.embed_units(new_units, progress)
@@ -210,12 +202,13 @@ class Ingestor:
                 progress.close()
         self.index.delete(removed)
         self.index.flush()
-        self.store.replace_source(uri, kind, digest, entries, documents, units, statuses, versions)
+        self.store.sources.replace(uri, kind, digest, entries, documents, units, statuses, versions)
         self._refresh_learned([e for e in entries if statuses.get(e.id) != "retired"])
         for entry_id in gone:  # entries removed from their file take their learned phrasings with them
-            self.index.delete(self.store.remove_entry_units(entry_id))
+            self.index.delete(self.store.entries.remove_units(entry_id))
         if gone:
             self.index.flush()
+        self._committed()
         report.units_added += len(new_units)
         report.units_removed += len(removed)
         report.entries += len(entries)
@@ -242,17 +235,17 @@ class Ingestor:
         return masked_entries, masked_docs
 
     def _curated(self, uri: str, entries: Sequence[KnowledgeEntry]) -> tuple[
-            list[KnowledgeEntry], dict[str, str], list[tuple[str, dict[str, Any], str, str | None, str | None]]]:
+            list[KnowledgeEntry], dict[str, str], list[VersionRecord]]:
         """Editors' work survives re-ingesting a file: an entry whose content in the file is unchanged since
         its last import keeps its current version (edits, rollbacks) and status (flagged, retired); an entry
         the file changed takes the file's content, goes live, and its demotions end. New and changed entries
         get an ``imported`` version in their history."""
         ids = [e.id for e in entries]
-        stored = self.store.entry_status(ids)
-        latest = self.store.latest_snapshots(ids)
+        stored = self.store.entries.statuses(ids)
+        latest = self.store.entries.latest_snapshots(ids)
         out: list[KnowledgeEntry] = []
         statuses: dict[str, str] = {}
-        versions: list[tuple[str, dict[str, Any], str, str | None, str | None]] = []
+        versions: list[VersionRecord] = []
         changed: list[str] = []
         for e in entries:
             known = stored.get(e.id)
@@ -265,13 +258,13 @@ class Ingestor:
                     continue
             elif known is not None:
                 changed.append(e.id)
-            learned = learned_of(self.store.units_for_entry(e.id)) if known is not None else []
+            learned = learned_of(self.store.entries.units(e.id)) if known is not None else []
             state = snapshot(e, learned, statuses.get(e.id, "live"))
             if snap is None or snap != state:
-                versions.append((e.id, state, "imported", uri, None))
+                versions.append(VersionRecord(e.id, state, "imported", uri))
             out.append(e)
         if changed:
-            self.store.clear_demotions(changed)
+            self.store.learning.clear_demotions(changed)
         return out, statuses, versions
 
     def apply_entry(self, entry: KnowledgeEntry, learned: list[dict[str, str]], status: str,
@@ -279,27 +272,33 @@ class Ingestor:
         """Make one entry exactly this (its own units plus learned phrasings; none when retired), in the index
         first and then in the record with a new version. Only changed units are embedded."""
         units = [] if status == "retired" else all_entry_units(entry, learned)
-        old = {u.id: u for u in self.store.units_for_entry(entry.id)}
+        old = {u.id: u for u in self.store.entries.units(entry.id)}
         changed = [u for u in units if old.get(u.id) != u]
         removed = sorted(set(old) - {u.id for u in units})
         self.embed_units(changed)
         self.index.delete(removed)
         self.index.flush()
-        return self.store.save_entry(entry, units, status,
-                                     (snapshot(entry, learned, status), provenance, actor, note))
+        version = self.store.entries.save(
+            entry, units, status, VersionRecord(entry.id, snapshot(entry, learned, status), provenance, actor, note))
+        self._committed()
+        return version
+
+    def _committed(self) -> None:
+        if self.on_commit is not None:
+            self.on_commit()
 
     def _refresh_learned(self, entries: Sequence[KnowledgeEntry]) -> None:
         """Phrasings learned from feedback live outside the files; when an entry changes, they follow its
         new question/answer/metadata."""
         for e in entries:
-            learned = [u for u in self.store.units_for_entry(e.id) if u.source == LEARNED_SOURCE]
+            learned = [u for u in self.store.entries.units(e.id) if u.source == LEARNED_SOURCE]
             fresh = [u.model_copy(update={
                 "metadata": {**u.metadata, "question": e.question, "answer": e.answer}, "category": e.category,
                 "product": e.product, "tags": e.tags, "lang": e.lang}) for u in learned]
             changed = [f for f, u in zip(fresh, learned, strict=True) if f != u]
             if changed:
                 self.embed_units(changed)
-                self.store.add_units(changed)
+                self.store.entries.add_units(changed)
 
     def ingest_tickets(self, path: Path, mapping: TicketMapping, report: IngestReport,
                        promote_min_tickets: int = 0) -> None:
@@ -308,7 +307,7 @@ class Ingestor:
         uri = str(path.resolve())
         digest = hashlib.sha256(path.read_bytes() + mapping.model_dump_json().encode()).hexdigest()[:32]
         report.files += 1
-        if self.store.source_hash(uri) == digest:
+        if self.store.sources.content_hash(uri) == digest:
             report.unchanged += 1
             return
         tickets, bad, encoding, pii = read_tickets(path, mapping, self.masker, uri)
@@ -327,16 +326,18 @@ class Ingestor:
                                                 "team": c.team})
                        for c in promoted]
             self.write_source(f"{uri}#promoted", "faq", digest, entries, [], IngestReport())
-        self.store.replace_tickets(uri, digest, tickets, candidates)
+        self.store.sources.replace_tickets(uri, digest, tickets, candidates)
+        self._committed()
         report.tickets += len(tickets)
         report.candidates += len(candidates)
         report.added += 1
 
     def remove_source(self, uri: str) -> int:
-        ids = sorted(self.store.unit_ids_for_source(uri))
+        ids = sorted(self.store.sources.unit_ids(uri))
         self.index.delete(ids)
         self.index.flush()
-        self.store.remove_source(uri)
+        self.store.sources.remove(uri)
+        self._committed()
         return len(ids)
 
     def ingest(
@@ -351,7 +352,7 @@ class Ingestor:
         if prune:
             seen = {str(p.resolve()) for p in files}
             roots = [str(p.resolve()) for p in paths if p.is_dir()]
-            for uri in self.store.source_uris():
+            for uri in self.store.sources.uris():
                 if uri not in seen and any(uri.startswith(root.rstrip("/") + "/") for root in roots):
                     report.units_removed += self.remove_source(uri)
                     report.removed += 1
@@ -366,10 +367,10 @@ class Ingestor:
 
     def reindex(self, progress_factory: ProgressFactory | None = None) -> int:
         """Rebuild the whole index from the system of record with exact BM25 statistics."""
-        units = list(self.store.iter_units())
+        units = list(self.store.sources.iter_units())
         self.index.clear()
         lengths = [len(self.tokenizer.tokenize(u.text)) for u in units]
-        self.store.set_meta(STATS_KEY, {"units": len(units), "tokens": sum(lengths)})
+        self.store.meta.set(STATS_KEY, {"units": len(units), "tokens": sum(lengths)})
         exact = max(sum(lengths) / len(units), 1.0) if units else 1.0
         progress = progress_factory(len(units), "reindex") if progress_factory and units else None
         try:
@@ -378,4 +379,5 @@ class Ingestor:
             if progress:
                 progress.close()
         self.index.flush()
+        self._committed()
         return len(units)

@@ -7,11 +7,11 @@ import io
 import json
 from pathlib import Path
 
-from api.service import KnowledgeBase
 from eval.datasets import abcd_guidelines
 from ingest.pii import PiiMasker
 from ingest.tickets import TicketMapping, load_mapping, mine_candidates, read_tickets
 from ingest.units import document_units
+from service.knowledge_base import KnowledgeBase
 from tests.ticket_samples import HUB_FIX, HUB_MAP, write_hub_tickets
 
 CFPB_MAP = {"id": "Complaint ID", "text": "Consumer complaint narrative", "status": "Company response to consumer",
@@ -81,12 +81,12 @@ def test_promotion_policy_puts_frequent_answers_live(tmp_path: Path) -> None:
     mapping = load_mapping(None, HUB_MAP)
     review = KnowledgeBase.open(Settings(home=tmp_path / "review", embedder="fake"))
     review.ingest_tickets([path], mapping)
-    assert review.store.counts()["entries"] == 0 and len(review.store.candidates("review")) == 2
+    assert review.store.counts()["entries"] == 0 and len(review.store.learning.candidates("review")) == 2
     review.close()
     live = KnowledgeBase.open(Settings(home=tmp_path / "live", embedder="fake", promote_min_tickets=2))
     live.ingest_tickets([path], mapping)
-    assert [c.count for c in live.store.candidates("promoted")] == [2]
-    assert [c.count for c in live.store.candidates("review")] == [1]
+    assert [c.count for c in live.store.learning.candidates("promoted")] == [2]
+    assert [c.count for c in live.store.learning.candidates("review")] == [1]
     hit = live.search("hub blinking red after router change", 1)[0]
     assert hit.answer == HUB_FIX
     live.close()

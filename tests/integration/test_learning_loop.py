@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from answering.calibration import SIGNALS, Calibration
 from api.app import create_app
-from api.calibration import SIGNALS, Calibration
-from api.curation import consistency
-from api.service import KnowledgeBase
 from core.settings import Settings
+from learning.curator import consistency
+from service.knowledge_base import KnowledgeBase
 
 FAQ = [{"id": "pw", "question": "How do I reset my password?", "answer": "Tap Forgot password.", "lang": "en"},
        {"id": "ship", "question": "Do you ship to Canada?", "answer": "Yes, 7-14 days.", "lang": "en"}]
@@ -25,6 +25,7 @@ PAYPAL = "We accept PayPal at checkout: choose PayPal as the payment method and 
 def _kb(tmp_path: Path, **settings: object) -> KnowledgeBase:
     faq = tmp_path / "faq.jsonl"
     faq.write_text("\n".join(json.dumps(r) for r in FAQ), encoding="utf-8")
+    settings = {"auth": "off", **settings}  # these tests are about learning; tests/unit/api covers the keys
     kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", **settings))  # type: ignore[arg-type]
     kb.ingest([faq])
     # answer only close question matches, so unknown questions are handed off
@@ -178,9 +179,9 @@ def test_version_history_and_rollback(kb: KnowledgeBase, tmp_path: Path) -> None
         back = client.post("/v1/entries/pw", json={"action": "rollback", "editor": "eve", "version": 1}).json()
         assert back["answer"] == "Tap Forgot password." and back["learned"] == []
         assert back["versions"][-1]["provenance"] == "rollback to v1"
-        assert not any(u.source == "learned" for u in kb.store.units_for_entry("pw"))
-        assert {u.id for u in kb.store.units_for_entry("pw")} <= kb.index.unit_ids()
-        assert not any(":q:" in i and i.startswith("pw") and i not in {u.id for u in kb.store.units_for_entry("pw")}
+        assert not any(u.source == "learned" for u in kb.store.entries.units("pw"))
+        assert {u.id for u in kb.store.entries.units("pw")} <= kb.index.unit_ids()
+        assert not any(":q:" in i and i.startswith("pw") and i not in {u.id for u in kb.store.entries.units("pw")}
                        for i in kb.index.unit_ids())
         assert _ask(client, question)["decision"] == "handoff"  # the learned phrasing is gone
         assert _ask(client, "How do I reset my password?")["answer"] == "Tap Forgot password."
@@ -202,7 +203,7 @@ def test_editors_work_survives_reingest_until_the_file_changes_the_entry(kb: Kno
     rows = [*FAQ, {"id": "new", "question": "Do you have a store in Paris?", "answer": "No.", "lang": "en"}]
     faq.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     kb.ingest([faq])  # the file changed, but not these two entries
-    assert kb.store.get_entry("pw").answer == "Edited answer."  # type: ignore[union-attr]
+    assert kb.store.entries.get("pw").answer == "Edited answer."  # type: ignore[union-attr]
     assert not any(i.startswith("ship:") for i in kb.index.unit_ids())
     assert kb.curator.entry_out("ship").status == "retired"
 
@@ -245,18 +246,18 @@ def test_resolved_questions_are_no_longer_gaps(kb: KnowledgeBase) -> None:
 def test_other_processes_changes_are_picked_up_and_calibration_refits(kb: KnowledgeBase) -> None:
     import time
 
-    from api.schemas import AskRequest
-    from api.service import CALIBRATION_KEY
+    from answering.records import Question
     from core.errors import BadInput
+    from core.meta_keys import MetaKey
 
     with pytest.raises(BadInput):
         kb.recalibrate()  # nothing stored yet
     # another process (kb calibrate while the API serves) writes a calibration and bumps the generation
     assert kb.calibration is not None
-    kb.store.set_meta(CALIBRATION_KEY, kb.calibration.model_copy(update={"answer_threshold": 0.999}).model_dump())
-    kb.store.set_meta("learning_generation", {"at": "elsewhere"})
+    kb.store.meta.set(MetaKey.calibration, kb.calibration.model_copy(update={"answer_threshold": 0.999}).model_dump())
+    kb.store.meta.set("learning_generation", {"at": "elsewhere"})
     time.sleep(1.05)
-    kb.ask(AskRequest(question="How do I reset my password?"))
+    kb.ask(Question(question="How do I reset my password?"))
     assert kb.calibration.answer_threshold == 0.999
 
     questions = [("How do I reset my password?", ("pw",)), ("Do you ship to Canada?", ("ship",)),
@@ -272,7 +273,7 @@ def test_entries_imported_before_history_existed_get_a_first_version(kb: Knowled
 
     from core.store import EntryVersionRow
 
-    with kb.store.session() as s, s.begin():  # a database written before versions were recorded
+    with kb.store.db.session() as s, s.begin():  # a database written before versions were recorded
         s.execute(delete(EntryVersionRow))
     kb.curator.edit_entry("pw", "eve", None, "New.", None)
     out = kb.curator.entry_out("pw")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from api.schemas import AskRequest
-from api.service import KnowledgeBase
+from answering.records import Question
 from core.errors import BadInput, IndexMismatch
 from core.models import Filters
 from core.settings import Settings
 from retrieval.embed import FakeEmbedder
+from service.knowledge_base import KnowledgeBase
 
 FAQ = [
     {"id": "r1", "question": "退货需要多长时间", "answer": "收到退货后3个工作日内退款。", "category": "returns",
@@ -50,13 +50,13 @@ def test_ingest_is_idempotent_and_updates_in_place(fake_kb: KnowledgeBase, tmp_p
     update = fake_kb.ingest([faq])
     assert (update.updated, update.units_added, update.units_removed) == (1, 1, 1)  # only the answer unit
     assert counts(fake_kb) == (3, 7, 7)
-    entry = fake_kb.store.get_entry("r1")
+    entry = fake_kb.store.entries.get("r1")
     assert entry is not None and entry.answer == "收到退货后5个工作日内退款。"
 
 
 def test_supplied_ids_are_kept_and_derived_ids_are_stable(fake_kb: KnowledgeBase, tmp_path: Path) -> None:
     fake_kb.ingest([write_faq(tmp_path / "faq.jsonl", FAQ)])
-    ids = [e.id for e in fake_kb.store.entries()]
+    ids = [e.id for e in fake_kb.store.entries.all()]
     assert "r1" in ids and "r2" in ids
     derived = [i for i in ids if i.startswith("faq-")]
     assert len(derived) == 1
@@ -105,7 +105,7 @@ def test_documents_are_chunked_and_cited(fake_kb: KnowledgeBase, tmp_path: Path)
     fake_kb.ingest([doc])
     hits = fake_kb.search("how many fingerprints can I enrol", top_k=3)
     assert hits[0].doc_id == "doc-lock" and hits[0].section is not None and "Fingerprints" in hits[0].section
-    response = fake_kb.ask(AskRequest(question="how many fingerprints can I enrol"))
+    response = fake_kb.ask(Question(question="how many fingerprints can I enrol"))
     assert response.decision in {"answer", "handoff"}
     assert 0.0 <= response.confidence <= 1.0
 
@@ -158,9 +158,9 @@ def test_ask_carries_route_and_emotion_and_escalation_hands_off(fake_kb: Knowled
     clf = fake_kb.train_router(faq, "question", "team")
     assert clf.version == 1 and (fake_kb.settings.home / "models" / "router" / "model.joblib").is_file()
     assert fake_kb.train_router(faq, "question", "team").version == 2
-    calm = fake_kb.ask(AskRequest(question="How do I reset my password?", customer={"tier": "standard"}))
+    calm = fake_kb.ask(Question(question="How do I reset my password?", customer={"tier": "standard"}))
     assert calm.route is not None and calm.emotion is not None and not calm.emotion.escalate
-    angry = fake_kb.ask(AskRequest(question="This is ridiculous!! I want my money back NOW, reset my password"))
+    angry = fake_kb.ask(Question(question="This is ridiculous!! I want my money back NOW, reset my password"))
     assert angry.emotion is not None and angry.emotion.escalate
     assert angry.decision == "handoff" and angry.route is not None and angry.route.team == "priority"
     with pytest.raises(BadInput, match="missing column"):

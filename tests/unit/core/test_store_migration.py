@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from core.store import CandidateRow, Store
 
 
@@ -22,42 +24,40 @@ def test_missing_columns_are_added_and_rows_kept(tmp_path: Path) -> None:
     con.close()
 
     store = Store(f"sqlite:///{path}")
-    row = store.get_candidate("c1")
+    row = store.learning.get_candidate("c1")
     assert row is not None and row.count == 2 and row.entry_id is None and row.reviewed_by is None
     row.reviewed_by = "eve"
-    store.save_candidate(row)
-    again = store.get_candidate("c1")
+    store.learning.save_candidate(row)
+    again = store.learning.get_candidate("c1")
     assert isinstance(again, CandidateRow) and again.reviewed_by == "eve"
-    assert store.negative_feedback("e1") == []  # the new feedback.answered_id column is queryable
+    assert store.learning.negative_feedback("e1") == []  # the new feedback.answered_id column is queryable
     store.close()
     Store(f"sqlite:///{path}").close()  # idempotent
 
 
-def test_a_version_number_taken_by_another_writer_is_retaken(tmp_path: Path) -> None:
+def test_a_version_number_taken_by_another_writer_is_retaken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two replicas numbering a version at once: the unique (entry_id, version) makes the loser retry."""
-    from core.store import EntryVersionRow
+    from core.store import EntryVersionRow, VersionRecord, entries
 
     store = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
-    assert store.add_version("e1", {"entry": {}}, "imported") == 1
-    real = Store._add_version
+    assert store.entries.add_version(VersionRecord("e1", {"entry": {}}, "imported")) == 1
+    real = entries.add_version
     calls = {"n": 0}
 
-    def racing(s, entry_id, snapshot, provenance, actor, note):  # type: ignore[no-untyped-def]
+    def racing(s, record):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 1:  # we read max = 1; another writer commits version 2; we insert 2 too
-            with store.session() as other, other.begin():
-                other.add(EntryVersionRow(entry_id=entry_id, version=2, snapshot={}, provenance="other"))
-            s.add(EntryVersionRow(entry_id=entry_id, version=2, snapshot=snapshot, provenance=provenance))
+            with store.db.session() as other, other.begin():
+                other.add(EntryVersionRow(entry_id=record.entry_id, version=2, snapshot={}, provenance="other"))
+            s.add(EntryVersionRow(entry_id=record.entry_id, version=2, snapshot=record.snapshot,
+                                  provenance=record.provenance))
             s.flush()
             return 2
-        return real(s, entry_id, snapshot, provenance, actor, note)
+        return real(s, record)
 
-    Store._add_version = staticmethod(racing)  # type: ignore[method-assign,assignment]
-    try:
-        assert store.add_version("e1", {"entry": {}}, "edited", "eve") == 3
-    finally:
-        Store._add_version = staticmethod(real)  # type: ignore[method-assign,assignment]
+    monkeypatch.setattr(entries, "add_version", racing)
+    assert store.entries.add_version(VersionRecord("e1", {"entry": {}}, "edited", "eve")) == 3
     assert calls["n"] == 2
-    assert [(v.version, v.provenance) for v in store.versions("e1")] == [(1, "imported"), (2, "other"),
-                                                                          (3, "edited")]
+    assert [(v.version, v.provenance, v.actor) for v in store.entries.versions("e1")] == [
+        (1, "imported", None), (2, "other", None), (3, "edited", "eve")]
     store.close()

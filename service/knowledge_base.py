@@ -1,0 +1,308 @@
+"""The knowledge base as one object: it opens the record, index and models once, wires the answering,
+triage and learning rooms together, and owns their lifecycle. The CLI, the API and eval all use it;
+it holds no business rules of its own (those live in answering/, triage/, learning/, ingest/)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from answering.calibration import Calibration, default_calibration
+from answering.fitting import CalibrationFitter, Labelled
+from answering.generate import Generator, OpenAIGenerator
+from answering.pipeline import Answerer
+from answering.records import AskResult, Question
+from answering.rerank import build_reranker
+from core.caller import Caller
+from core.errors import BadInput, NotReady
+from core.manifest import Manifest
+from core.meta_keys import MetaKey
+from core.models import Filters, SearchHit
+from core.progress import ProgressFactory
+from core.settings import Settings
+from core.store import Store
+from ingest.chunking import CHUNKER_VERSION
+from ingest.pii import PiiMasker
+from ingest.pipeline import Ingestor, IngestReport
+from ingest.tickets import TicketMapping
+from learning.curator import Curator
+from learning.gaps import find_gaps
+from learning.records import Feedback, FeedbackOutcome, Resolution, ResolutionOutcome
+from retrieval.bm25 import BM25Params
+from retrieval.embed import Embedder, build_embedder
+from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
+from retrieval.index import VectorIndex
+from retrieval.searcher import HybridSearcher, Mode, Timings
+from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
+from triage.classifier import TextClassifier
+from triage.emotion import EmotionDetector
+from triage.routing import Router, load_routing_config
+from triage.training import train_emotion, train_router
+
+USER_DICT_NAME = "userdict.txt"
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _load_model(folder: Path) -> TextClassifier | None:
+    return TextClassifier.load(folder) if (folder / "model.joblib").is_file() else None
+
+
+def open_index(settings: Settings, dim: int) -> VectorIndex:
+    if settings.qdrant_url:
+        from retrieval.index_qdrant import QdrantServerIndex
+
+        return QdrantServerIndex.connect(settings.qdrant_url, settings.collection, dim,
+                                           _secret(settings.qdrant_api_key))
+    from retrieval.index_edge import EdgeIndex
+
+    return EdgeIndex(settings.index_dir, dim)
+
+
+def _stored_models(store: Store) -> tuple[FusionModel, Calibration | None]:
+    """The fusion model and calibration stored in the record, else the package defaults."""
+    fusion_data = store.meta.get(MetaKey.fusion)
+    calibration_data = store.meta.get(MetaKey.calibration)
+    return (fusion_from_dict(fusion_data) if fusion_data else default_fusion(),
+            Calibration.model_validate(calibration_data) if calibration_data else default_calibration())
+
+
+def install_user_dict(settings: Settings) -> None:
+    """Copy the configured jieba user dictionary into the knowledge base's own config."""
+    if settings.user_dict is None:
+        return
+    if not settings.user_dict.is_file():
+        raise BadInput(f"user dictionary not found: {settings.user_dict}")
+    settings.config_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(settings.user_dict, settings.config_dir / USER_DICT_NAME)
+
+
+class KnowledgeBase:
+    def __init__(
+        self, settings: Settings, store: Store, embedder: Embedder, tokenizer: Tokenizer, index: VectorIndex,
+        manifest: Manifest, fusion: FusionModel, calibration: Calibration | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.tokenizer = tokenizer
+        self.index = index
+        self.manifest = manifest
+        self.bm25 = BM25Params(k1=settings.bm25_k1, b=settings.bm25_b)
+        self.searcher = HybridSearcher(embedder, tokenizer, index, fusion, candidates=settings.candidates)
+        self.masker = PiiMasker()
+        generator: Generator | None = (
+            OpenAIGenerator(settings.llm_base_url, settings.llm_model, _secret(settings.llm_api_key),
+                            settings.llm_timeout_s)
+            if settings.llm_base_url else None
+        )
+        self.curator = Curator(settings, store, embedder, self.masker, self.ingestor,
+                               lambda q: self.searcher.search(q, 5))
+        models = settings.home / "models"
+        self.answerer = Answerer(
+            settings=settings, store=store, searcher=self.searcher, tokenizer=tokenizer, masker=self.masker,
+            router=Router(_load_model(models / "router"), load_routing_config(settings.routing_config)),
+            emotion=EmotionDetector(_load_model(models / "emotion"), settings.emotion_threshold),
+            demote=self.curator.demote, calibration=calibration, reranker=build_reranker(settings),
+            generator=generator,
+        )
+        self.fitter = CalibrationFitter(store, self.searcher, self.curator.demote, settings.target_precision,
+                                        settings.unanswerable_share,
+                                        mask=lambda text: self.masker.mask(text).text)
+
+    # The live models are the answerer's: these views keep one place that holds them.
+    @property
+    def calibration(self) -> Calibration | None:
+        return self.answerer.calibration
+
+    @calibration.setter
+    def calibration(self, calibration: Calibration | None) -> None:
+        """In memory only (tests, what-if evaluation); ``set_calibration`` also stores it."""
+        self.answerer.calibration = calibration
+
+    @property
+    def router(self) -> Router:
+        return self.answerer.router
+
+    @property
+    def emotion(self) -> EmotionDetector:
+        return self.answerer.emotion
+
+    @emotion.setter
+    def emotion(self, detector: EmotionDetector) -> None:
+        self.answerer.emotion = detector
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls, settings: Settings, *, embedder: Embedder | None = None, index: VectorIndex | None = None,
+        allow_mismatch: bool = False, for_ingest: bool = False,
+    ) -> KnowledgeBase:
+        """Load every part once. ``allow_mismatch`` is for ``kb reindex``, which rebuilds a mismatched index."""
+        settings.home.mkdir(parents=True, exist_ok=True)
+        install_user_dict(settings)
+        store = Store(settings.database())
+        emb = embedder or build_embedder(settings)
+        emb.warm_up()
+        user_dict = settings.config_dir / USER_DICT_NAME
+        words = load_user_dict(user_dict) if user_dict.is_file() else ()
+        tokenizer = Tokenizer(TokenizerConfig(zh_mode=settings.zh_mode, user_words=words))
+        tokenizer.warm_up()
+        manifest = Manifest(
+            embedding_model=emb.model_id, dim=emb.dim, tokenizer=tokenizer.config.fingerprint(),
+            bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b, chunker_version=CHUNKER_VERSION,
+        )
+        stored = store.meta.get(MetaKey.manifest)
+        if stored is not None and not allow_mismatch:
+            previous = Manifest.model_validate(stored)
+            if for_ingest and previous.model_copy(update={"chunker_version": CHUNKER_VERSION}) == manifest:
+                # only the chunker changed: re-ingesting re-chunks every document (source hashes include it)
+                store.meta.set(MetaKey.manifest, manifest.model_dump())
+            else:
+                manifest.check_against(previous)
+        if stored is None:
+            store.meta.set(MetaKey.manifest, manifest.model_dump())
+        idx = index or open_index(settings, emb.dim)
+        fusion, calibration = _stored_models(store)
+        return cls(settings, store, emb, tokenizer, idx, manifest, fusion, calibration)
+
+    def close(self) -> None:
+        self.index.close()
+        self.store.close()
+
+    # -- writing ----------------------------------------------------------------------------
+    def ingestor(self) -> Ingestor:
+        fingerprint = "|".join(str(v) for v in self.manifest.model_dump().values())
+        return Ingestor(
+            self.store, self.embedder, self.tokenizer, self.index, self.bm25, fingerprint,
+            self.settings.chunk_max_tokens, self.settings.chunk_overlap_tokens,
+            quarantine_path=self.settings.home / "quarantine.jsonl",
+        )
+
+    def ingest(self, paths: Sequence[Path], prune: bool = False,
+               progress: ProgressFactory | None = None) -> IngestReport:
+        return self.ingestor().ingest(paths, prune=prune, progress_factory=progress)
+
+    def ingest_tickets(self, paths: Sequence[Path], mapping: TicketMapping) -> IngestReport:
+        """Ticket exports: cleaned and masked into the record, resolved tickets mined into review candidates."""
+        ingestor = self.ingestor()
+        report = IngestReport()
+        started = time.perf_counter()
+        for path in paths:
+            if not path.is_file():
+                raise BadInput(f"no such ticket export: {path}")
+            ingestor.ingest_tickets(path, mapping, report, self.settings.promote_min_tickets)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def reindex(self, progress: ProgressFactory | None = None) -> int:
+        n = self.ingestor().reindex(progress)
+        self.store.meta.set(MetaKey.manifest, self.manifest.model_dump())
+        return n
+
+    def set_calibration(self, calibration: Calibration) -> None:
+        self.store.meta.set(MetaKey.calibration, calibration.model_dump())
+        self.answerer.calibration = calibration
+        self.curator.bump()
+
+    def fit_calibration(self, questions: Labelled, fitted_on: str = "") -> Calibration:
+        """Fit the confidence on labelled questions and make it live (see ``CalibrationFitter``)."""
+        calibration = self.fitter.fit(questions, fitted_on)
+        self.set_calibration(calibration)
+        return calibration
+
+    def auto_calibrate(self) -> Calibration:
+        """Fit the confidence with no labelled questions (``kb calibrate --auto``, see ``CalibrationFitter.auto``)."""
+        calibration = self.fitter.auto()
+        self.set_calibration(calibration)
+        return calibration
+
+    def recalibrate(self) -> Calibration:
+        """Refit on the stored questions after the knowledge base has learned (``kb calibrate``, no file)."""
+        calibration = self.fitter.refit()
+        self.set_calibration(calibration)
+        return calibration
+
+    def set_fusion(self, fusion: FusionModel) -> None:
+        self.store.meta.set(MetaKey.fusion, fusion.model_dump())
+        self.searcher.fusion = fusion
+        self.curator.bump()
+
+    def _sync(self) -> None:
+        """Pick up what another process changed (calibration, fusion, demotions) without a restart."""
+        if self.curator.poll():
+            self.searcher.fusion, self.answerer.calibration = _stored_models(self.store)
+
+    def train_router(self, path: Path, text_field: str, label_field: str,
+                     progress: ProgressFactory | None = None) -> TextClassifier:
+        """Train the team classifier from labelled history and make it live (versioned in KB_HOME/models)."""
+        current = self.router.classifier
+        clf = train_router(self.embedder, path, text_field, label_field,
+                           version=(current.version + 1) if current else 1, progress=progress)
+        clf.save(self.settings.home / "models" / "router")
+        self.answerer.router.classifier = clf
+        return clf
+
+    def train_emotion(self, path: Path, text_field: str, label_field: str, positive: Sequence[str],
+                      target_precision: float = 0.91, progress: ProgressFactory | None = None) -> TextClassifier:
+        """Train the anger classifier and its escalation threshold, and make it live."""
+        clf = train_emotion(self.embedder, path, text_field, label_field, positive, target_precision, progress)
+        clf.save(self.settings.home / "models" / "emotion")
+        self.answerer.emotion = EmotionDetector(clf, self.settings.emotion_threshold)
+        return clf
+
+    # -- learning ---------------------------------------------------------------------------
+    def feedback(self, feedback: Feedback, caller: Caller | None = None) -> FeedbackOutcome:
+        """Record feedback on an answer (idempotent on ``feedback_id``) and learn from it: see ``Curator``."""
+        return self.curator.feedback(feedback)
+
+    def resolve(self, resolution: Resolution, caller: Caller | None = None) -> ResolutionOutcome:
+        """An agent's resolution of a handed-off conversation (idempotent on ``resolution_id``)."""
+        return self.curator.resolve(resolution)
+
+    def gaps(self, days: int = 30, max_confidence: float = 0.5, similarity: float = 0.9,
+             limit: int = 20) -> list[dict[str, Any]]:
+        return find_gaps(self.store, self.embedder, days, max_confidence, similarity, limit)
+
+    # -- reading ----------------------------------------------------------------------------
+    def search(
+        self, query: str, top_k: int | None = None, filters: Filters | None = None, mode: Mode = "hybrid",
+        timings: Timings | None = None,
+    ) -> list[SearchHit]:
+        k = self.settings.top_k if top_k is None else top_k
+        return self.searcher.search(query, k, filters, mode=mode, timings=timings)
+
+    def ask(self, question: Question) -> AskResult:
+        return self.ask_with_hits(question)[0]
+
+    def ask_with_hits(self, question: Question) -> tuple[AskResult, list[SearchHit]]:
+        """``ask`` plus the ranked hits it decided from (for evaluators: the same code path as the API)."""
+        self._sync()
+        return self.answerer.ask_with_hits(question)
+
+    def ask_stream(self, question: Question) -> Iterator[tuple[str, dict[str, Any]]]:
+        self._sync()
+        return self.answerer.ask_stream(question)
+
+    def stats(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        return {
+            **counts,
+            "index_points": self.index.count(),
+            "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
+            "database": self.settings.database().split("://")[0],
+            "manifest": self.manifest.model_dump(),
+            "fusion": self.searcher.fusion.model_dump(),
+            "calibration": self.calibration.model_dump() if self.calibration else None,
+        }
+
+    def ready(self) -> None:
+        if self.index.count() == 0:
+            raise NotReady("the knowledge base is empty: run `kb ingest PATH` first")
