@@ -123,6 +123,23 @@ class Settings(BaseSettings):
 
     session_ttl_s: int = Field(default=1800, description="How long a conversation's context is kept for follow-ups.")
 
+    redis_url: SecretStr | None = Field(
+        default=None, description="Redis for the answer cache shared by replicas (redis://127.0.0.1:6379/0); "
+                                  "unset: an in-process cache.")
+    answer_cache_size: int = Field(
+        default=20000, ge=0, description="Answers kept by the in-process answer cache (0: no answer cache).")
+    answer_cache_ttl_s: int = Field(default=86400, ge=1, description="Lifetime of an answer in the Redis cache.")
+    query_cache_size: int = Field(default=20000, ge=0, description="Query embeddings kept in memory (0: none).")
+    embed_workers: int = Field(
+        default=2, ge=0, description="Threads encoding batched query embeddings (0: no batching, callers encode).")
+    embed_max_batch: int = Field(default=16, ge=1, description="Most questions encoded in one batch.")
+    embed_max_wait_ms: float = Field(
+        default=2.0, ge=0, description="How long a batch waits for more questions before it is encoded.")
+    ask_log_flush_rows: int = Field(default=200, ge=1, description="The ask log is written every this many rows...")
+    ask_log_flush_ms: float = Field(default=200.0, gt=0, description="...or after this many milliseconds.")
+    warm_up_asks: int = Field(
+        default=4, ge=0, description="Questions run through the whole path before /readyz says ready.")
+
     server_url: str | None = Field(
         default=None, description="The `kb` CLI sends its work to this server (an editor on another machine); "
                                   "unset: the server announced in home, else the knowledge base opened directly.")
