@@ -1,20 +1,51 @@
-"""Schema upgrades of the system of record (placeholder until the Alembic revisions land)."""
+"""Schema upgrades of the system of record: Alembic to head when a ``Store`` opens, SQLite and Postgres alike.
+
+A database created before Alembic (tables present, no ``alembic_version``) is adopted by the first revision,
+which creates what is missing and adds missing columns. Concurrent openers on Postgres take an advisory lock,
+so two processes starting at once do not both create the tables."""
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Engine
+from pathlib import Path
 
-from .tables import Base
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_PG_LOCK = 7_316_204_415  # any constant shared by every process of this product
 
 
-def upgrade(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
-    inspector = inspect(engine)
+def config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head() -> str:
+    """The newest revision (a single head: two revisions with the same parent are a mistake to fix)."""
+    heads = ScriptDirectory.from_config(config()).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"the store's migrations have {len(heads)} heads {heads}: give one a later down_revision")
+    return heads[0]
+
+
+def current(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (a no-op when it is there already)."""
+    target = head() if revision == "head" else revision
+    with engine.connect() as conn:
+        if current(conn) == target:
+            return
     with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            have = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in have:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+        cfg = config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

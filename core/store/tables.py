@@ -199,3 +199,16 @@ def entry_of(row: EntryRow) -> KnowledgeEntry:
         category=row.category, product=row.product, tags=tuple(row.tags or ()), lang=row.lang,
         source=row.source, metadata=dict(row.extra or {}),
     )
+
+
+def load_all() -> None:
+    """Import every module of ``core.store`` so the rows other modules declare on ``Base`` (e.g. ``keys.py``)
+    are in ``Base.metadata`` (Alembic compares against it)."""
+    import importlib
+    import pkgutil
+
+    import core.store
+
+    for module in pkgutil.iter_modules(core.store.__path__):
+        if module.name != "migrations":
+            importlib.import_module(f"core.store.{module.name}")

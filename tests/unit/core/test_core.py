@@ -23,7 +23,7 @@ def test_point_uuid_is_stable_uuid5() -> None:
 
 
 def test_filters_accept_scalars_and_lists() -> None:
-    f = Filters(lang="zh", tags=["wifi", "setup"])
+    f = Filters(lang="zh", tags=["wifi", "setup"])  # type: ignore[arg-type]  # a scalar is accepted
     assert f.items() == [("lang", ["zh"]), ("tags", ["wifi", "setup"])]
     assert Filters().is_empty()
 
@@ -53,7 +53,7 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  
     s = Settings()
     assert s.home == tmp_path and s.top_k == 7
     assert s.database() == f"sqlite:///{(tmp_path / 'kb.sqlite3').resolve()}"
-    assert Settings(database_url="postgresql://u@h/db").database() == "postgresql://u@h/db"
+    assert Settings(database_url="postgresql://u@h/db").database() == "postgresql://u@h/db"  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -35,11 +35,11 @@ def test_missing_columns_are_added_and_rows_kept(tmp_path: Path) -> None:
     Store(f"sqlite:///{path}").close()  # idempotent
 
 
-def test_a_version_number_taken_by_another_writer_is_retaken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_version_number_taken_by_another_writer_is_retaken(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two replicas numbering a version at once: the unique (entry_id, version) makes the loser retry."""
     from core.store import EntryVersionRow, VersionRecord, entries
 
-    store = Store(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    store = Store(store_url)
     assert store.entries.add_version(VersionRecord("e1", {"entry": {}}, "imported")) == 1
     real = entries.add_version
     calls = {"n": 0}

@@ -1,0 +1,1 @@
+"""Alembic revisions, one per schema change, numbered in order (``down_revision`` is the one before)."""
