@@ -127,3 +127,66 @@ def abcd_guidelines(root: Path | None = None) -> list[Document]:
         docs.append(Doc(id=f"abcd-{slug}", title=flow, body="\n".join(lines), format="markdown", lang="en",
                         source="abcd/guidelines.json"))
     return docs
+
+
+Item = tuple[str, frozenset[str]]
+"""A labelled question: text and gold entry ids (empty: must be handed off)."""
+
+
+class AnsweringSet(BaseModel):
+    """A knowledge base plus labelled dev/test questions for the answer / clarify / hand-off benchmark."""
+
+    name: str
+    entries: list[KnowledgeEntry]
+    dev: list[tuple[str, list[str]]]
+    test: list[tuple[str, list[str]]]
+    unanswerable_share: float | None = None
+    setup: str = ""
+
+
+def _intent_entries(by_intent: dict[str, list[str]], source: str, n_phrasings: int = 5) -> list[KnowledgeEntry]:
+    return [KnowledgeEntry(id=intent, question=texts[0], alt_questions=tuple(texts[1:n_phrasings]), lang="en",
+                           answer=intent.replace("_", " ").capitalize() + ".", source=source, category=intent)
+            for intent, texts in sorted(by_intent.items())]
+
+
+def banking77_answering(root: Path | None = None, n_phrasings: int = 5, dev_per_intent: int = 12) -> AnsweringSet:
+    """banking77 as an FAQ: each of the 77 intents an entry with its first ``n_phrasings`` train questions
+    as phrasings and the intent name as the written answer. Dev: ``dev_per_intent`` further train questions
+    per intent plus clinc150's 100 validation out-of-scope questions; test: all 3,080 test questions plus
+    clinc150's 1,000 test out-of-scope questions (24.5% of the test mix, the share the threshold is set for)."""
+    import csv
+
+    base = root or shared_data_dir()
+    by_intent: dict[str, list[str]] = {}
+    for row in csv.DictReader((base / "banking77" / "train.csv").open(encoding="utf-8")):
+        by_intent.setdefault(row["category"], []).append(row["text"])
+    clinc = json.loads((base / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
+    dev = [(t, [intent]) for intent, texts in sorted(by_intent.items())
+           for t in texts[n_phrasings : n_phrasings + dev_per_intent]]
+    dev += [(t, []) for t, _ in clinc["oos_val"]]
+    test = [(r["text"], [r["category"]])
+            for r in csv.DictReader((base / "banking77" / "test.csv").open(encoding="utf-8"))]
+    test += [(t, []) for t, _ in clinc["oos_test"]]
+    n_oos = len(clinc["oos_test"])
+    return AnsweringSet(
+        name="banking77", entries=_intent_entries(by_intent, "banking77", n_phrasings), dev=dev, test=test,
+        unanswerable_share=round(n_oos / len(test), 3),
+        setup=(f"77 entries, {n_phrasings} train phrasings each, intent name as answer; dev {len(dev)} "
+               f"({dev_per_intent} other train questions per intent + 100 clinc150 oos_val); test {len(test)} "
+               f"(3,080 banking77 test + {n_oos} clinc150 oos_test, {n_oos / len(test):.1%} out of scope)"))
+
+
+def clinc150_answering(root: Path | None = None, n_phrasings: int = 5) -> AnsweringSet:
+    """clinc150: each in-scope intent an entry (first ``n_phrasings`` train utterances); dev = val (3,000 +
+    100 oos), test = test (4,500 + 1,000 oos, 18.2% out of scope)."""
+    data = json.loads(((root or shared_data_dir()) / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
+    by_intent: dict[str, list[str]] = {}
+    for text, intent in data["train"]:
+        by_intent.setdefault(intent, []).append(text)
+    dev = [(t, [i]) for t, i in data["val"]] + [(t, []) for t, _ in data["oos_val"]]
+    test = [(t, [i]) for t, i in data["test"]] + [(t, []) for t, _ in data["oos_test"]]
+    return AnsweringSet(
+        name="clinc150", entries=_intent_entries(by_intent, "clinc150", n_phrasings), dev=dev, test=test,
+        unanswerable_share=round(len(data["oos_test"]) / len(test), 3),
+        setup="150 entries, 5 train phrasings each; dev = val (3,000 + 100 oos), test 4,500 + 1,000 oos (18.2%)")

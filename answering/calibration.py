@@ -1,0 +1,184 @@
+"""Calibrated answer confidence and the thresholds that turn it into answer / clarify / hand-off.
+
+Two probability models over the signals of the ranked list (``answering.signals``):
+
+* the answer model: P(the top entry is right);
+* the set model: P(the right entry is among the first ``CHOICES`` entries), for clarifications.
+
+Both are fitted on labelled questions (unanswerable ones count as wrong for both), as a logistic model or
+calibrated gradient boosting, whichever predicts better out of fold (``answering.confidence``). The
+thresholds come from the target precision on out-of-fold probabilities, never hand-picked:
+
+* answer when P(top right) reaches the answer threshold of the question's segment (Mondrian-style: a
+  segment -- category, source or language -- with enough labelled questions gets its own threshold, so an
+  unreliable segment does not cut the others; see ``answering.segments``), else the global one;
+* else clarify when P(right one among the choices) reaches the clarify threshold (chosen so that the
+  clarifications, too, reach the target precision);
+* else hand off."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, model_validator
+
+from core.errors import BadInput
+
+from .confidence import ProbabilityModel, fit_probability
+from .segments import segment_thresholds, threshold_for
+from .signals import CHOICES, LEGACY_SIGNALS, SIGNALS, signals
+
+__all__ = ["CHOICES", "SIGNALS", "Calibration", "coverage_precision", "default_calibration", "fit_calibration",
+           "mix_weights", "signals", "threshold_for_precision"]
+
+
+class Calibration(BaseModel):
+    """The answer and set models plus the thresholds derived from the target precision."""
+
+    answer_model: ProbabilityModel
+    set_model: ProbabilityModel | None = None
+    answer_threshold: float
+    clarify_threshold: float | None = None
+    segment_thresholds: dict[str, float] = {}
+    uses_seeking: bool = False
+    clarify_margin: float = 0.05
+    target_precision: float = 0.9
+    fitted_on: str = ""
+    n: int = 0
+    dev_precision: float | None = None
+    dev_coverage: float | None = None
+    dev_clarify_rate: float | None = None
+    dev_self_served: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        """A first-generation calibration (``coef`` and ``intercept`` over the signals) still loads."""
+        if isinstance(data, dict) and "coef" in data and "answer_model" not in data:
+            data = dict(data)
+            coef = tuple(data.pop("coef"))
+            names = LEGACY_SIGNALS if len(coef) == len(LEGACY_SIGNALS) else SIGNALS[: len(coef)]
+            data["answer_model"] = ProbabilityModel(features=names, coef=coef, intercept=data.pop("intercept", 0.0))
+        return data
+
+    def confidence(self, sig: Mapping[str, float]) -> float:
+        """P(the top entry is right)."""
+        return self.answer_model.probability(sig)
+
+    def set_confidence(self, sig: Mapping[str, float]) -> float | None:
+        """P(the right entry is among the first ``CHOICES``), or None without a set model."""
+        return None if self.set_model is None else max(self.set_model.probability(sig), self.confidence(sig))
+
+    def threshold(self, segments: Sequence[str] = ()) -> float:
+        """The answer threshold for a question in these segments (most specific first)."""
+        return threshold_for(self.segment_thresholds, segments, self.answer_threshold)
+
+
+def default_calibration() -> Calibration | None:
+    """The calibration shipped with the package (fitted on the dev splits of several public sets), if any."""
+    from importlib import resources
+
+    path = resources.files("answering").joinpath("default_calibration.json")
+    if not path.is_file():
+        return None
+    return Calibration.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def threshold_for_precision(scores: Sequence[float], correct: Sequence[bool], target: float,
+                            weights: Sequence[float] | None = None) -> float:
+    """The lowest threshold t such that the items with score >= t have precision >= target.
+
+    Scans thresholds from the highest score down, keeping the last one whose cumulative precision
+    still meets the target. If no threshold reaches it, returns a threshold above every score (so
+    nothing is answered automatically), which is the safe choice when a wrong answer costs more than
+    a hand-off. ``weights`` make some items count more (e.g. unanswerable questions up to their share
+    of real traffic)."""
+    if len(scores) != len(correct) or (weights is not None and len(weights) != len(scores)):
+        raise BadInput("scores, labels and weights differ in length")
+    w = list(weights) if weights is not None else [1.0] * len(scores)
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    best = math.inf
+    right = total = 0.0
+    for n, i in enumerate(order, start=1):
+        right += w[i] * bool(correct[i])
+        total += w[i]
+        # only cut between distinct scores
+        if n < len(order) and scores[order[n]] == scores[i]:
+            continue
+        if total > 0 and right / total >= target:
+            best = scores[i]
+    return float(best if best != math.inf else (max(scores, default=1.0) + 1e-6))
+
+
+def coverage_precision(scores: Sequence[float], correct: Sequence[bool], threshold: float,
+                       weights: Sequence[float] | None = None) -> tuple[float, float]:
+    """(share of items answered, precision of the answered ones) at a threshold, optionally weighted."""
+    if not scores:
+        return 0.0, 0.0
+    w = list(weights) if weights is not None else [1.0] * len(scores)
+    answered = [(c, wi) for s, c, wi in zip(scores, correct, w, strict=True) if s >= threshold]
+    mass = sum(wi for _, wi in answered)
+    return mass / sum(w), (sum(wi for c, wi in answered if c) / mass if answered else 1.0)
+
+
+def mix_weights(answerable: Sequence[bool], unanswerable_share: float | None) -> list[float] | None:
+    """Weights that make the unanswerable questions count as ``unanswerable_share`` of all: precision
+    depends on the mix, and a calibration set rarely has the mix of real traffic (clinc150's validation
+    split has 3% out-of-scope questions, its test split 18%). None: take the set as it is."""
+    if unanswerable_share is None:
+        return None
+    n_unans = sum(not a for a in answerable)
+    if n_unans == 0 or n_unans == len(answerable):
+        raise BadInput("an unanswerable share needs both answerable and unanswerable calibration questions")
+    share = n_unans / len(answerable)
+    return [(1 - unanswerable_share) / (1 - share) if a else unanswerable_share / share for a in answerable]
+
+
+def fit_calibration(
+    rows: Sequence[Mapping[str, float]], correct: Sequence[bool], target_precision: float = 0.9, c_value: float = 1.0,
+    fitted_on: str = "", weights: Sequence[float] | None = None, in_set: Sequence[bool] | None = None,
+    segments: Sequence[Sequence[str]] | None = None, min_segment: int = 80, allow_boosted: bool = True,
+) -> Calibration:
+    """Fit the answer model (label: the top entry is right) and, given ``in_set`` (the right entry is among the
+    first ``CHOICES``), the set model; derive the answer threshold (global and per segment, from each row's
+    ``segments`` keys) and the clarify threshold from out-of-fold probabilities. ``weights`` reweight rows
+    for the thresholds (see ``mix_weights``)."""
+    if len(rows) < 10 or len(set(correct)) < 2:
+        raise BadInput(f"calibration needs at least 10 labelled questions with both right and wrong answers "
+                       f"(got {len(rows)}, {sum(correct)} right)")
+    features = SIGNALS if all(all(s in r for s in SIGNALS) for r in rows[:5]) else LEGACY_SIGNALS
+    answer_model, oof = fit_probability(rows, correct, features, c_value, allow_boosted=allow_boosted)
+    w = list(weights) if weights is not None else [1.0] * len(rows)
+    p = [float(v) for v in oof]
+    threshold = threshold_for_precision(p, correct, target_precision, w)
+    by_segment = segment_thresholds(p, correct, w, segments or [()] * len(rows), target_precision, min_segment)
+    row_threshold = [threshold_for(by_segment, seg, threshold) for seg in (segments or [()] * len(rows))]
+    answered = [pi >= t for pi, t in zip(p, row_threshold, strict=True)]
+    set_model, clarify_threshold = None, None
+    clarified = [False] * len(rows)
+    if in_set is not None and len(set(in_set)) == 2 and sum(in_set) >= 2 and len(in_set) - sum(in_set) >= 2:
+        set_model, oof_set = fit_probability(rows, in_set, features, c_value, allow_boosted=allow_boosted)
+        rest = [i for i, a in enumerate(answered) if not a and rows[i].get("second", 0.0) > 0]
+        if rest:
+            ps = [max(float(oof_set[i]), p[i]) for i in rest]
+            clarify_threshold = threshold_for_precision(ps, [in_set[i] for i in rest], target_precision,
+                                                        [w[i] for i in rest])
+            for i, pi in zip(rest, ps, strict=True):
+                clarified[i] = pi >= clarify_threshold
+    mass = sum(w)
+    ans_mass = sum(wi for wi, a in zip(w, answered, strict=True) if a)
+    right = sum(wi for wi, a, c in zip(w, answered, correct, strict=True) if a and c)
+    answerable = in_set if in_set is not None else correct
+    served = right + sum(wi for wi, c, s in zip(w, clarified, in_set or [False] * len(w), strict=True) if c and s)
+    pos_mass = sum(wi for wi, g in zip(w, answerable, strict=True) if g) or 1.0
+    return Calibration(
+        answer_model=answer_model, set_model=set_model, answer_threshold=threshold,
+        clarify_threshold=clarify_threshold, segment_thresholds=by_segment,
+        uses_seeking=len({r.get("seeking", 1.0) for r in rows}) > 1, target_precision=target_precision,
+        fitted_on=fitted_on, n=len(rows), dev_precision=round(right / ans_mass, 4) if ans_mass else None,
+        dev_coverage=round(ans_mass / mass, 4),
+        dev_clarify_rate=round(sum(wi for wi, c in zip(w, clarified, strict=True) if c) / mass, 4),
+        dev_self_served=round(served / pos_mass, 4),
+    )

@@ -1,0 +1,165 @@
+"""Fitting the confidence on questions scored against the live knowledge base, without leakage.
+
+* ``fit``: labelled questions (``kb calibrate FILE``), kept for a later refit.
+* ``refit``: the stored questions again after the knowledge base has learned (``kb calibrate``). Each stored
+  question is scored without the phrasings learned from it (learned units whose text is the question's,
+  masked, or a near-duplicate of it), so a refit does not see its own answers and over-answer.
+* ``auto``: no labels (``kb calibrate --auto``): leave-one-phrasing-out questions from entries with several
+  phrasings (the phrasing is removed from the ranking) as positives, the packaged generic out-of-domain
+  questions in both languages (``ood_questions.json``) as must-hand-off negatives."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from core.errors import BadInput
+from core.ids import normalize_for_hash
+from core.meta_keys import MetaKey
+from core.models import SearchHit
+from core.store import Store
+from retrieval.bm25 import query_sparse
+from retrieval.candidates import build_candidates
+from retrieval.embed import embed_in_batches
+from retrieval.searcher import HybridSearcher, candidate_to_hit
+
+from .calibration import Calibration, fit_calibration, mix_weights
+from .segments import segment_keys
+from .signals import CHOICES, distinct, signals
+
+Labelled = Sequence[tuple[str, Sequence[str]]]
+"""(question, gold ids); an empty gold list means "should hand off"."""
+Exclude = Callable[[dict[str, Any]], bool]
+REFIT_SUFFIX = " (refit)"
+LEARNED_SOURCE = "learned"
+AUTO_SHARE = 0.2
+"""The out-of-domain share ``--auto`` sets its threshold for when no unanswerable share is configured."""
+
+
+def ood_questions() -> dict[str, list[str]]:
+    """The packaged generic out-of-domain questions, by language."""
+    data = json.loads(resources.files("answering").joinpath("ood_questions.json").read_text(encoding="utf-8"))
+    return {"en": list(data["en"]), "zh": list(data["zh"])}
+
+
+def _bigrams(text: str) -> set[str]:
+    t = normalize_for_hash(text)
+    return {t[i : i + 2] for i in range(len(t) - 1)} or {t}
+
+
+def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
+    """Same text after normalisation, or character-bigram Jaccard >= ``threshold``."""
+    if normalize_for_hash(a) == normalize_for_hash(b):
+        return True
+    x, y = _bigrams(a), _bigrams(b)
+    return len(x & y) / max(len(x | y), 1) >= threshold
+
+
+def learned_from_question(question: str, mask: Callable[[str], str] = lambda t: t) -> Exclude:
+    """Excludes the learned phrasings that are this question (as masked) or a near-duplicate of it."""
+    texts = {question, mask(question)}
+
+    def exclude(payload: dict[str, Any]) -> bool:
+        return payload.get("source") == LEARNED_SOURCE and any(near_duplicate(str(payload.get("text", "")), t)
+                                                               for t in texts)
+    return exclude
+
+
+class CalibrationFitter:
+    """Scores questions the way ``/v1/ask`` ranks them (demotions included) and fits on them."""
+
+    def __init__(self, store: Store, searcher: HybridSearcher,
+                 demote: Callable[[list[SearchHit], np.ndarray], list[SearchHit]],
+                 target_precision: float, unanswerable_share: float | None,
+                 mask: Callable[[str], str] | None = None, min_segment: int = 80) -> None:
+        self.store = store
+        self.searcher = searcher
+        self.demote = demote
+        self.target_precision = target_precision
+        self.unanswerable_share = unanswerable_share
+        self.mask = mask or (lambda t: t)
+        self.min_segment = min_segment
+
+    def hits(self, question: str, vector: np.ndarray, exclude: Exclude | None = None) -> list[SearchHit]:
+        """The ranked hits of a question, with the index points ``exclude`` rejects left out."""
+        s = self.searcher
+        dense = s.index.search_dense(vector, s.n_candidates, None)
+        bm25 = s.index.search_sparse(query_sparse(s.tokenizer.tokenize(question)), s.n_candidates, None)
+        if exclude is not None:
+            dense = [h for h in dense if not exclude(h.payload)]
+            bm25 = [h for h in bm25 if not exclude(h.payload)]
+        ranked = s.rank(build_candidates(dense, bm25, k=getattr(s.fusion, "k", 60)))[:10]
+        return self.demote([candidate_to_hit(c, score) for c, score in ranked], vector)
+
+    def fit_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
+                 fitted_on: str = "", share: float | None = None,
+                 seeking: Sequence[float] | None = None) -> Calibration:
+        """Fit on these questions (``excludes``: index points to leave out per question; ``seeking``: the turn
+        classifier's out-of-fold probability per question, for dialogue turns)."""
+        vectors = embed_in_batches(self.searcher.embedder, [q for q, _ in questions])
+        rows, correct, in_set, segments = [], [], [], []
+        for n, ((question, gold), vector) in enumerate(zip(questions, vectors, strict=True)):
+            hits = self.hits(question, vector, excludes[n] if excludes else None)
+            gold_set = set(gold)
+            rows.append(signals(hits, question, seeking[n] if seeking is not None else None))
+            correct.append(bool(hits) and bool(gold_set) and hits[0].target_id in gold_set)
+            in_set.append(bool(gold_set) and any(h.target_id in gold_set for h in distinct(hits)[:CHOICES]))
+            segments.append(segment_keys(question, hits))
+        weights = mix_weights([bool(g) for _, g in questions], share)
+        label = fitted_on if share is None else f"{fitted_on}, unanswerable share {share:g}"
+        return fit_calibration(rows, correct, self.target_precision, fitted_on=label, weights=weights, in_set=in_set,
+                               segments=segments, min_segment=self.min_segment)
+
+    def fit(self, questions: Labelled, fitted_on: str = "") -> Calibration:
+        """Fit, and keep the questions so ``refit`` can run after the knowledge base has learned."""
+        calibration = self.fit_rows(questions, fitted_on=fitted_on, share=self.unanswerable_share)
+        self.store.meta.set(MetaKey.calibration_set, {"fitted_on": fitted_on.removesuffix(REFIT_SUFFIX),
+                                                      "questions": [[q, list(g)] for q, g in questions]})
+        return calibration
+
+    def refit(self) -> Calibration:
+        """Refit on the questions of the last ``fit`` (``kb calibrate`` without a file), each scored without
+        the phrasings the knowledge base learned from it."""
+        stored = self.store.meta.get(MetaKey.calibration_set)
+        if not stored:
+            raise BadInput("no calibration questions stored yet: run `kb calibrate EVALFILE` once")
+        questions = [(q, tuple(g)) for q, g in stored["questions"]]
+        excludes: list[Exclude | None] = [learned_from_question(q, self.mask) for q, _ in questions]
+        return self.fit_rows(questions, excludes, fitted_on=f"{stored['fitted_on']}{REFIT_SUFFIX}",
+                             share=self.unanswerable_share)
+
+    def auto(self, max_positives: int = 800, per_entry: int = 3, seed: int = 0) -> Calibration:
+        """Fit with no labels: leave-one-phrasing-out positives, packaged out-of-domain negatives."""
+        by_entry: dict[str, list[tuple[str, str]]] = {}
+        for unit in self.store.sources.iter_units():
+            # the entry's own question is also inside its answer unit: only other phrasings are held out
+            if unit.kind == "question" and unit.entry_id and unit.text != unit.metadata.get("question"):
+                by_entry.setdefault(unit.entry_id, []).append((unit.id, unit.text))
+        rng = random.Random(seed)
+        positives: list[tuple[str, str, str]] = []  # question, entry, unit id
+        for entry_id, phrasings in sorted(by_entry.items()):
+            if phrasings:
+                picked = rng.sample(phrasings, min(per_entry, len(phrasings)))
+                positives += [(text, entry_id, unit_id) for unit_id, text in picked]
+        rng.shuffle(positives)
+        positives = positives[:max_positives]
+        if len(positives) < 10:
+            raise BadInput(f"--auto needs entries with at least two phrasings (found {len(positives)} held-out "
+                           f"phrasings; at least 10 needed): calibrate with labelled questions instead")
+        negatives = [q for qs in ood_questions().values() for q in qs]
+        questions: list[tuple[str, Sequence[str]]] = [(q, (e,)) for q, e, _ in positives] + [(q, ()) for q in negatives]
+        excludes: list[Exclude | None] = [_unit_excluder(u) for _, _, u in positives]
+        excludes += [None] * len(negatives)
+        share = self.unanswerable_share if self.unanswerable_share is not None else AUTO_SHARE
+        return self.fit_rows(questions, excludes, share=share,
+                             fitted_on=f"auto: {len(positives)} held-out phrasings, {len(negatives)} generic "
+                                       "out-of-domain questions")
+
+
+def _unit_excluder(unit_id: str) -> Exclude:
+    return lambda payload: payload.get("unit_id") == unit_id

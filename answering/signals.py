@@ -1,0 +1,104 @@
+"""Signals of a ranked hit list that predict whether its top hit (or one of its top few) is right (pure).
+
+Each signal is a number computed from the ranked hits and the question alone, so the same code serves
+fitting, the live decision and benchmarks:
+
+* the fused scores and their gap structure (top, second, third, margins, the top's share of the top five,
+  how many different entries sit within a hair of the top);
+* the two rankings' agreement: whether the top hit is also first by dense similarity and first by BM25,
+  and by how much it leads the other entries on each;
+* how well the question matched the entry (dense similarity to its closest phrasing and to its answer);
+* the question itself: its length and whether it is Chinese;
+* the set of the top ``CHOICES`` entries (for clarifications): its summed scores and the drop after it;
+* ``seeking``: the probability that a dialogue turn asks for knowledge at all (1 unless a turn classifier
+  gives it, see ``signals(..., seeking=)``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from core.models import SearchHit
+from core.text import has_cjk
+
+CHOICES = 3
+"""How many entries a clarification offers at most."""
+
+LEGACY_SIGNALS: tuple[str, ...] = (
+    "top", "second", "margin", "dense_q", "dense_p", "dense_gap2", "bm25_norm", "in_both", "is_faq",
+)
+"""The signals of the first calibration model (stored calibrations from before still load)."""
+
+SIGNALS: tuple[str, ...] = (
+    *LEGACY_SIGNALS, "third", "gap23", "share5", "n_close", "dense_first", "bm25_first", "agree", "dense_lead",
+    "bm25_lead",
+    "q_len", "is_zh", "set_sum", "set_drop", "set_dense", "seeking",
+)
+
+
+def distinct(hits: Sequence[SearchHit]) -> list[SearchHit]:
+    """The best hit of each entry / document, in rank order."""
+    seen: set[str] = set()
+    out: list[SearchHit] = []
+    for h in hits:
+        if h.target_id not in seen:
+            seen.add(h.target_id)
+            out.append(h)
+    return out
+
+
+def signals(hits: Sequence[SearchHit], question: str = "", seeking: float | None = None) -> dict[str, float]:
+    """Every signal in ``SIGNALS`` for a ranked hit list (zeros for an empty one)."""
+    out = dict.fromkeys(SIGNALS, 0.0)
+    out["seeking"] = 1.0 if seeking is None else float(seeking)
+    tokens = question.split()
+    out["q_len"] = math.log1p(len(question) if has_cjk(question) else len(tokens))
+    out["is_zh"] = 1.0 if has_cjk(question) else 0.0
+    ranked = distinct(hits)
+    if not ranked:
+        return out
+    top = ranked[0]
+    f = top.features
+    scores = [float(h.score) for h in ranked]
+    s = scores + [0.0] * 5
+    second = ranked[1] if len(ranked) > 1 else None
+    others = ranked[1:]
+    dense_other = max((h.features.get("dense", 0.0) for h in others), default=0.0)
+    bm25_other = max((h.features.get("bm25_norm", 0.0) for h in others), default=0.0)
+    top5 = [max(x, 0.0) for x in scores[:5]]
+    out.update({
+        "top": s[0], "second": s[1], "margin": s[0] - s[1], "third": s[2], "gap23": s[1] - s[2],
+        "dense_q": float(f.get("dense_q", 0.0)), "dense_p": float(f.get("dense_p", 0.0)),
+        "dense_gap2": float(f.get("dense", 0.0) - second.features.get("dense", 0.0)) if second else 0.1,
+        "bm25_norm": float(f.get("bm25_norm", 0.0)),
+        "in_both": float(f.get("in_dense", 0.0) * f.get("in_bm25", 0.0)),
+        "is_faq": float(f.get("is_faq", 0.0)),
+        "share5": top5[0] / sum(top5) if sum(top5) > 0 else 0.0,
+        "n_close": float(sum(1 for x in scores[1:5] if s[0] - x <= 0.05)),
+        "dense_lead": float(f.get("dense", 0.0)) - dense_other,
+        "bm25_lead": float(f.get("bm25_norm", 0.0)) - bm25_other,
+        "set_sum": sum(s[:CHOICES]),
+        "set_drop": s[CHOICES - 1] - s[CHOICES],
+        "set_dense": max(float(h.features.get("dense_q", 0.0)) for h in ranked[:CHOICES]),
+    })
+    out["dense_first"] = 1.0 if out["dense_lead"] >= 0 and f.get("in_dense", 0.0) else 0.0
+    out["bm25_first"] = 1.0 if out["bm25_lead"] >= 0 and f.get("in_bm25", 0.0) else 0.0
+    out["agree"] = out["dense_first"] * out["bm25_first"]
+    return out
+
+
+def choices(hits: Sequence[SearchHit], k: int = CHOICES) -> list[SearchHit]:
+    """The entries a clarification offers: the top ``k`` distinct FAQ entries / documents."""
+    return distinct(hits)[:k]
+
+
+def split_set_probability(p_top: float, p_set: float, scores: Sequence[float]) -> list[float]:
+    """Per-choice probabilities: the first choice gets P(top right); the rest of P(right one among the
+    choices) is shared among the others in proportion to their (non-negative) scores."""
+    if not scores:
+        return []
+    p_set = max(p_set, p_top)
+    rest = [max(float(x), 1e-6) for x in scores[1:]]
+    total = sum(rest)
+    return [p_top] + [(p_set - p_top) * r / total for r in rest]
