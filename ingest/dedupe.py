@@ -1,16 +1,18 @@
-"""Deduplication: exact (normalised hash) and near-duplicate (MinHash over character 3-grams, which
-works the same for Chinese and English), within and across sources."""
+"""Deduplication: exact (normalised hash) and near-duplicate (MinHash over character 3-grams, which works
+the same for Chinese and English, with datasketch's LSH to find candidate pairs), and FAQ merging."""
 
 from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
+from datasketch import LeanMinHash, MinHashLSH
 
 from core.ids import normalize_for_hash
 from core.models import KnowledgeEntry
+from ingest.units import distinct_phrasings
 
 _NUM_PERM = 64
 _PRIME = (1 << 61) - 1
@@ -18,6 +20,7 @@ _RNG = np.random.default_rng(42)
 _A = _RNG.integers(1, _PRIME, size=_NUM_PERM, dtype=np.int64)
 _B = _RNG.integers(0, _PRIME, size=_NUM_PERM, dtype=np.int64)
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+_LSH_MARGIN = 0.15
 
 
 def shingles(text: str, k: int = 3) -> set[str]:
@@ -40,6 +43,18 @@ def jaccard(a: str, b: str) -> float:
     return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
 
 
+def _candidate_pairs(sigs: Sequence[np.ndarray], threshold: float) -> Iterator[tuple[int, int]]:
+    """Pairs (j < i) that may reach ``threshold``: datasketch's MinHashLSH over our signatures, banded for a
+    lower threshold than asked so that a pair near the threshold is not missed; each pair is then checked
+    exactly. Expected cost grows with the number of texts, not its square."""
+    lsh = MinHashLSH(threshold=max(threshold - _LSH_MARGIN, 0.05), num_perm=_NUM_PERM)
+    for i, sig in enumerate(sigs):
+        lean = LeanMinHash(seed=42, hashvalues=sig.astype(np.uint64), scheme="legacy")
+        for j in lsh.query(lean):
+            yield int(j), i
+        lsh.insert(i, lean, check_duplication=False)
+
+
 def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.6) -> list[list[int]]:
     """Groups of indices whose estimated Jaccard similarity (MinHash) reaches ``threshold``; exact
     duplicates (after normalisation) always group. Each group is in input order; groups by first member."""
@@ -53,10 +68,14 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.6) -> list[
             i = parent[i]
         return i
 
-    for i in range(len(texts)):
-        for j in range(i):
-            if keys[i] == keys[j] or float(np.mean(sigs[i] == sigs[j])) >= threshold:
-                parent[find(i)] = find(j)
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key in first:
+            parent[find(i)] = find(first[key])
+        first.setdefault(key, i)
+    for j, i in _candidate_pairs(sigs, threshold):
+        if find(i) != find(j) and float(np.mean(sigs[i] == sigs[j])) >= threshold:
+            parent[find(i)] = find(j)
     groups: dict[int, list[int]] = {}
     for i in range(len(texts)):
         groups.setdefault(find(i), []).append(i)
@@ -82,7 +101,8 @@ def merge_duplicate_entries(entries: Sequence[KnowledgeEntry], threshold: float 
                 continue
             phrasings += [other.question, *other.alt_questions]
             merged.append((other.id, lead.id))
-        alts = tuple(dict.fromkeys(p for p in phrasings if p != lead.question))
+        lead_key = normalize_for_hash(lead.question)
+        alts = tuple(p for p in distinct_phrasings(phrasings) if normalize_for_hash(p) != lead_key)
         kept.append(lead.model_copy(update={"alt_questions": alts}) if alts != lead.alt_questions else lead)
     order = {e.id: i for i, e in enumerate(entries)}
     return sorted(kept, key=lambda e: order[e.id]), merged

@@ -8,38 +8,35 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from core.errors import BadInput
-from core.meta_keys import MetaKey
 from core.models import Document, KnowledgeEntry, Unit
 from core.progress import Progress, ProgressFactory
 from core.store import Store, VersionRecord
 from core.text import detect_lang
 from ingest.dedupe import merge_duplicate_entries
+from ingest.indexing import STATS_KEY, UnitIndexer, VectorCache
 from ingest.pii import PiiMasker
 from ingest.readers import DOC_SUFFIXES, FAQ_SUFFIXES, Quarantined, discover, read_document, read_faq
 from ingest.tickets import TicketMapping, mine_candidates, read_tickets
 from ingest.units import (
     LEARNED_SOURCE,
     all_entry_units,
-    document_units,
-    entry_units,
     from_snapshot,
     learned_of,
     snapshot,
 )
-from retrieval.bm25 import BM25Params, doc_sparse
+from ingest.writer import SourceWriter
+from retrieval.bm25 import BM25Params
 from retrieval.embed import Embedder
-from retrieval.index import IndexPoint, VectorIndex
+from retrieval.index import VectorIndex
 from retrieval.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
-STATS_KEY = MetaKey.bm25_stats
 
 class IngestReport(BaseModel):
     files: int = 0
@@ -92,42 +89,17 @@ class Ingestor:
         self.chunk_overlap_tokens = chunk_overlap_tokens
         self.quarantine_path = quarantine_path
         self.masker = masker or PiiMasker()
+        self.indexer = UnitIndexer(embedder, tokenizer, index, bm25, store)
 
     # -- vectors ----------------------------------------------------------------------------
-    def _avgdl(self, new_lengths: Sequence[int]) -> float:
-        """Average unit length in tokens, as a running total over everything indexed so far.
-
-        Units indexed earlier keep the weights they got; ``kb reindex`` recomputes all with the exact
-        average. The drift is small once a knowledge base has more than a few hundred units."""
-        stats = self.store.meta.get(STATS_KEY) or {"units": 0, "tokens": 0}
-        units = stats["units"] + len(new_lengths)
-        tokens = stats["tokens"] + sum(new_lengths)
-        self.store.meta.set(STATS_KEY, {"units": units, "tokens": tokens})
-        return max(tokens / units, 1.0) if units else 1.0
-
     def embed_units(
         self, units: Sequence[Unit], progress: Progress | None = None, batch: int = 64, avgdl: float | None = None,
     ) -> None:
-        """Embed, BM25-weight and upsert units into the index, in batches. ``avgdl`` fixes the average
-        length (reindex); otherwise the running average is used and updated."""
+        """Embed (once per distinct text in a run), BM25-weight and upsert units into the index, in batches.
+        ``avgdl`` fixes the average length (reindex); otherwise the running average is used and updated."""
         for start in range(0, len(units), batch):
             part = units[start : start + batch]
-            questions = [u for u in part if u.kind == "question"]
-            passages = [u for u in part if u.kind != "question"]
-            vectors: dict[str, np.ndarray] = {}
-            if questions:
-                vectors.update(zip([u.id for u in questions], self.embedder.embed_queries([u.text for u in questions]),
-                                   strict=True))
-            if passages:
-                vectors.update(zip([u.id for u in passages], self.embedder.embed_passages([u.text for u in passages]),
-                                   strict=True))
-            tokens = [self.tokenizer.tokenize(u.text) for u in part]
-            dl = avgdl if avgdl is not None else self._avgdl([len(t) for t in tokens])
-            points = [
-                IndexPoint(u.id, vectors[u.id], doc_sparse(t, dl, self.bm25), {**u.payload(), "ntok": len(t)})
-                for u, t in zip(part, tokens, strict=True)
-            ]
-            self.index.upsert(points)
+            self.indexer.upsert(part, avgdl=avgdl)
             if progress:
                 progress.update(len(part))
 
@@ -156,9 +128,16 @@ class Ingestor:
             return "document", [], [doc]
         raise BadInput(f"unsupported file type: {path}")
 
-    def ingest_file(self, path: Path, report: IngestReport, progress_factory: ProgressFactory | None = None) -> None:
-        uri = str(path.resolve())
-        raw = path.read_bytes()
+    def ingest_file(self, path: Path, report: IngestReport, progress_factory: ProgressFactory | None = None,
+                    uri: str | None = None) -> None:
+        """``uri`` names the source (default: the resolved path; a server names an uploaded file as its client does)."""
+        uri = uri or str(path.resolve())
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            report.failed += 1
+            report.quarantined.append(Quarantined(source=uri, location="file", reason=f"cannot read: {exc}"))
+            return
         digest = hashlib.sha256(raw + self.fingerprint.encode()).hexdigest()[:32]
         previous = self.store.sources.content_hash(uri)
         if previous == digest:
@@ -169,6 +148,12 @@ class Ingestor:
         except BadInput as exc:
             report.failed += 1
             report.quarantined.append(Quarantined(source=uri, location="file", reason=str(exc)))
+            return
+        except Exception as exc:  # broad on purpose: a malformed file the parser did not expect is quarantined
+            log.debug("parsing %s failed", uri, exc_info=True)
+            report.failed += 1
+            reason = " ".join(f"cannot parse: {type(exc).__name__}: {exc}".split())[:500]
+            report.quarantined.append(Quarantined(source=uri, location="file", reason=reason))
             return
         self.write_source(uri, kind, digest, entries, documents, report, progress_factory, label=path.name,
                           previous=previous)
@@ -184,33 +169,26 @@ class Ingestor:
         The index is written first and the record last, so an interrupted run is finished by the next."""
         entries, documents = self._mask(entries, documents, report)
         entries, statuses, versions = self._curated(uri, entries)
-        units: list[Unit] = []
-        for e in entries:
-            if statuses.get(e.id) != "retired":
-                units.extend(entry_units(e))
-        for d in documents:
-            units.extend(document_units(d, self.chunk_max_tokens, self.chunk_overlap_tokens))
-        old_ids = self.store.sources.unit_ids(uri)
-        new_units = [u for u in units if u.id not in old_ids]
-        removed = sorted(old_ids - {u.id for u in units})
+        writer = SourceWriter(self.store, self.index, self.indexer, report.quarantined.append,
+                              self.chunk_max_tokens, self.chunk_overlap_tokens)
         gone = sorted(set(self.store.sources.entry_ids(uri)) - {e.id for e in entries})
-        progress = progress_factory(len(new_units), label or uri) if progress_factory and new_units else None
+        units = writer.units(uri, entries, documents, statuses)
+        todo = len([u for u in units if u.id not in self.store.sources.unit_ids(uri)])
+        progress = progress_factory(todo, label or uri) if progress_factory and todo else None
         try:
-            self.embed_units(new_units, progress)
+            written = writer.write(uri, kind, digest, entries, documents, statuses, versions, units, progress)
         finally:
             if progress:
                 progress.close()
-        self.index.delete(removed)
-        self.index.flush()
-        self.store.sources.replace(uri, kind, digest, entries, documents, units, statuses, versions)
+        entries, documents = written.entries, written.documents
         self._refresh_learned([e for e in entries if statuses.get(e.id) != "retired"])
         for entry_id in gone:  # entries removed from their file take their learned phrasings with them
             self.index.delete(self.store.entries.remove_units(entry_id))
         if gone:
             self.index.flush()
         self._committed()
-        report.units_added += len(new_units)
-        report.units_removed += len(removed)
+        report.units_added += written.embedded
+        report.units_removed += written.removed
         report.entries += len(entries)
         report.documents += len(documents)
         if previous is None:
@@ -301,10 +279,10 @@ class Ingestor:
                 self.store.entries.add_units(changed)
 
     def ingest_tickets(self, path: Path, mapping: TicketMapping, report: IngestReport,
-                       promote_min_tickets: int = 0) -> None:
+                       promote_min_tickets: int = 0, uri: str | None = None) -> None:
         """A ticket export: cleaned, masked tickets into the record, resolved ones mined into candidates that
         wait for review (they reach the answer index only when an editor or a promotion policy says so)."""
-        uri = str(path.resolve())
+        uri = uri or str(path.resolve())
         digest = hashlib.sha256(path.read_bytes() + mapping.model_dump_json().encode()).hexdigest()[:32]
         report.files += 1
         if self.store.sources.content_hash(uri) == digest:
@@ -342,13 +320,15 @@ class Ingestor:
 
     def ingest(
         self, paths: Sequence[Path], prune: bool = False, progress_factory: ProgressFactory | None = None,
+        names: Mapping[Path, str] | None = None,
     ) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
+        self.indexer.cache = VectorCache()  # one run: a text shared by many entries is embedded once
         files = discover(paths)
         report.files = len(files)
         for path in files:
-            self.ingest_file(path, report, progress_factory)
+            self.ingest_file(path, report, progress_factory, uri=(names or {}).get(path))
         if prune:
             seen = {str(p.resolve()) for p in files}
             roots = [str(p.resolve()) for p in paths if p.is_dir()]
@@ -361,6 +341,7 @@ class Ingestor:
             with self.quarantine_path.open("a", encoding="utf-8") as fh:
                 for q in report.quarantined:
                     fh.write(json.dumps(q.model_dump(), ensure_ascii=False) + "\n")
+        self.indexer.cache = VectorCache(limit=0)
         report.seconds = time.perf_counter() - started
         log.info("ingest: %s", report.summary())
         return report

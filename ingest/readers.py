@@ -13,13 +13,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.errors import BadInput
-from core.ids import content_hash
+from core.ids import content_hash, normalize_for_hash
 from core.models import Document, KnowledgeEntry
 from core.text import detect_lang
 from ingest.encoding import Decoded, decode
 from ingest.formats.office import docx_markdown, pdf_text, xlsx_records
 from ingest.formats.partitioned import PARTITIONED_SUFFIXES
 from ingest.records import Record, parse_records, record_format
+from ingest.units import distinct_phrasings
 
 FAQ_SUFFIXES = {".jsonl", ".csv", ".xlsx"}
 DOC_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".docx", *PARTITIONED_SUFFIXES}
@@ -60,14 +61,14 @@ def entry_from_record(record: dict[str, Any], source: str) -> KnowledgeEntry:
         raise BadInput("missing question")
     if not answer:
         raise BadInput("missing answer")
-    alt = [q for q in _listify(record.get("alt_questions")) if q != question]
+    alt = [q for q in _listify(record.get("alt_questions")) if normalize_for_hash(q) != normalize_for_hash(question)]
     entry_id = str(record.get("id") or "").strip() or f"faq-{content_hash(question)}"
     lang = str(record.get("lang") or "").strip() or detect_lang(question + " " + answer)
     extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS and v not in (None, "")}
     extra["_hash"] = content_hash(entry_id, question, answer, *alt, str(record.get("category")),
                                   str(record.get("product")), *_listify(record.get("tags"), "|,"), lang)
     return KnowledgeEntry(
-        id=entry_id, question=question, answer=answer, alt_questions=tuple(dict.fromkeys(alt)),
+        id=entry_id, question=question, answer=answer, alt_questions=tuple(distinct_phrasings(alt)),
         category=(str(record["category"]).strip() or None) if record.get("category") else None,
         product=(str(record["product"]).strip() or None) if record.get("product") else None,
         tags=tuple(_listify(record.get("tags"), "|,")), lang=lang, source=source, metadata=extra,

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from core.ids import content_hash
+from core.ids import content_hash, normalize_for_hash
 from core.models import Document, KnowledgeEntry, Unit
 from ingest.chunking import CHUNKER_VERSION, chunk_blocks
 from ingest.formats.html import html_blocks
 from ingest.formats.markdown import markdown_blocks
 from ingest.formats.text import text_blocks
+
+
+def distinct_phrasings(phrasings: Iterable[str]) -> list[str]:
+    """Phrasings with duplicates removed by the normalisation that makes unit ids (NFKC, case, spaces):
+    ``退款？`` and ``退款?`` (full-width vs half-width) are one phrasing, the first written is kept."""
+    seen: dict[str, str] = {}
+    for p in phrasings:
+        seen.setdefault(normalize_for_hash(p), p)
+    return list(seen.values())
 
 
 def entry_units(entry: KnowledgeEntry) -> list[Unit]:
@@ -21,7 +31,7 @@ def entry_units(entry: KnowledgeEntry) -> list[Unit]:
         "metadata": {"question": entry.question, "answer": entry.answer},
     }
     units: list[Unit] = []
-    for phrasing in dict.fromkeys((entry.question, *entry.alt_questions)):
+    for phrasing in distinct_phrasings((entry.question, *entry.alt_questions)):
         units.append(Unit(id=f"{entry.id}:q:{content_hash(phrasing)}", kind="question", text=phrasing, **common))
     units.append(Unit(id=f"{entry.id}:a:{content_hash(entry.question, entry.answer)}", kind="answer",
                       text=f"{entry.question}\n{entry.answer}", **common))
@@ -68,10 +78,10 @@ def learned_unit(entry: KnowledgeEntry, text: str, learned_from: str) -> Unit:
 def all_entry_units(entry: KnowledgeEntry, learned: list[dict[str, str]]) -> list[Unit]:
     """The entry's own units plus one per learned phrasing (``{"text", "from"}``) not already a phrasing."""
     units = entry_units(entry)
-    seen = {u.text for u in units}
+    seen = {normalize_for_hash(u.text) for u in units}
     for item in learned:
-        if item["text"] not in seen:
-            seen.add(item["text"])
+        if normalize_for_hash(item["text"]) not in seen:
+            seen.add(normalize_for_hash(item["text"]))
             units.append(learned_unit(entry, item["text"], item.get("from", "")))
     return units
 
