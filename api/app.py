@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,15 +15,17 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from core.errors import BadInput
 from core.keys import KeyStore
 from core.settings import Settings
 from service.knowledge_base import KnowledgeBase
+from service.owner import ServerOwner
 
-from . import errors
+from . import errors, metrics
 from .mappers import SourceNames
 from .middleware import RequestGuard
 from .ratelimit import RateLimiter
-from .routers import ask, learning, ops, review
+from .routers import ask, jobs, learning, ops, review
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +44,33 @@ async def _purge_every(service: KnowledgeBase, interval_s: int) -> None:
         await asyncio.sleep(interval_s)
 
 
+def check_auth_binding(settings: Settings) -> None:
+    """``KB_AUTH=off`` only on a loopback address: an open API must not be reachable from other machines."""
+    if settings.auth != "off":
+        return
+    host = settings.host.strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise BadInput(f"KB_AUTH=off is refused on {settings.host!r}: bind to 127.0.0.1 (or turn auth on and "
+                       "create keys with `kb keys create`)")
+
+
 def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
+    check_auth_binding(settings)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = kb is None
         service = kb if kb is not None else await asyncio.to_thread(KnowledgeBase.open, settings)
+        await asyncio.to_thread(service.warm_up)  # readiness means warm: the first requests are not slow
+        service.ask_observers.append(app.state.metrics.observe_ask)
         app.state.kb = service
         app.state.keys = KeyStore(service.store.keys)
+        owner = ServerOwner(settings, service, app.state.keys, announces=owned)  # jobs; KB_HOME/server.json
+        await asyncio.to_thread(owner.start)
+        app.state.owner = owner
         if settings.auth == "off":
             log.warning("KB_AUTH=off: every route is open to anyone who can reach this server")
         purger = (asyncio.create_task(_purge_every(service, settings.purge_interval_s))
@@ -55,12 +78,16 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await asyncio.to_thread(owner.stop)
             if purger is not None:
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
+            service.ask_observers.remove(app.state.metrics.observe_ask)
             if owned:
-                service.close()
+                service.close()  # flushes the ask log
+            else:
+                service.ask_log.flush()
 
     app = FastAPI(
         title="supportkb", version="0.1.0", lifespan=lifespan,
@@ -72,11 +99,15 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.limiter = RateLimiter.from_settings(settings)
     app.state.source_names = SourceNames(settings.source_root or Path.cwd())
+    app.state.metrics = metrics.Metrics(app.state)
     errors.install(app)
-    for module in (ops, ask, learning, review):
+    app.include_router(metrics.router)
+    for module in (ops, ask, learning, review, jobs):
         app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(metrics.ObservedRequests, metrics=app.state.metrics, logger=metrics.access_logger())
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, upload_paths=jobs.UPLOAD_PATHS,
+                       max_upload_bytes=settings.max_upload_bytes)
     return app

@@ -65,6 +65,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def database_error(request: Request, exc: OperationalError) -> JSONResponse:
         request_id = request_id_of(request)
+        log.warning("request %s: database error: %s", request_id, exc.orig)
         if "locked" in str(exc.orig).lower() or "could not obtain lock" in str(exc.orig).lower():
             return kb_error_response(request_id, Busy("the database is busy: retry shortly"))
         return kb_error_response(request_id, BackendError(str(exc.orig)))

@@ -4,6 +4,7 @@ absolute paths (see ``api.schemas`` for the wire models)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -37,7 +38,7 @@ class SourceNames:
         """A source filter as a caller writes it (relative) -> the stored absolute path."""
         if source.startswith("/") or "://" in source or ":" in source.split("/")[0]:
             return source
-        return str((self.root / source).resolve())
+        return os.path.normpath(os.path.join(self.root, source))
 
 
 def filters_of(filters: FiltersIn | None, names: SourceNames) -> Filters | None:

@@ -26,9 +26,12 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: lis
 class RequestGuard:
     """Outermost layer of the app (inside Starlette's own error layer, which it never lets an exception reach)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, upload_paths: tuple[str, ...] = (),
+                 max_upload_bytes: int = 0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.upload_paths = upload_paths  # file uploads (POST /v1/ingest ...) have their own, larger limit
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,10 +51,12 @@ class RequestGuard:
                                       (b"x-content-type-options", b"nosniff")]
             await send(message)
 
+        limit = (self.max_upload_bytes if self.upload_paths and str(scope.get("path", "")).startswith(self.upload_paths)
+                 else self.max_body_bytes)
         length = dict(scope.get("headers") or ()).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await _send_json(send, 413, {"error": "too_large", "request_id": request_id,
-                                         "message": f"request body over {self.max_body_bytes} bytes"}, [id_header])
+                                         "message": f"request body over {limit} bytes"}, [id_header])
             return
         received = 0
 
@@ -60,8 +65,8 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:  # a body sent without a length: refused while it streams
-                    raise HTTPException(413, f"request body over {self.max_body_bytes} bytes")
+                if received > limit:  # a body sent without a length: refused while it streams
+                    raise HTTPException(413, f"request body over {limit} bytes")
             return message
 
         try:

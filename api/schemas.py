@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from answering.records import AskResult as AskResponse
 from answering.records import Citation, Decision, Related
@@ -35,7 +35,29 @@ SessionId = Annotated[str, StringConstraints(min_length=1, max_length=128, patte
 MAX_PROFILE_KEYS = 20
 
 
-class FiltersIn(BaseModel, extra="forbid"):
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k)
+            _no_nul(v)
+    elif isinstance(value, list):
+        for v in value:
+            _no_nul(v)
+    return value
+
+
+class WireRequest(BaseModel):
+    """Base of request bodies: no NUL characters anywhere (Postgres refuses them in text columns)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_nul(cls, data: Any) -> Any:
+        return _no_nul(data)
+
+
+class FiltersIn(WireRequest, extra="forbid"):
     """Metadata filters (a value or a list of up to 20: "any of"); mapped to ``core.models.Filters``."""
 
     category: FilterValues | None = None
@@ -45,7 +67,7 @@ class FiltersIn(BaseModel, extra="forbid"):
     tags: FilterValues | None = None
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(WireRequest):
     query: str = Field(min_length=1, max_length=2000)
     top_k: int = Field(default=5, ge=1, le=100)
     filters: FiltersIn | None = None
@@ -70,7 +92,7 @@ class SearchResponse(BaseModel):
     latency_ms: float
 
 
-class AskRequest(BaseModel):
+class AskRequest(WireRequest):
     question: str = Field(min_length=1, max_length=2000)
     filters: FiltersIn | None = None
     customer: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], ProfileValue] | None = Field(
@@ -87,7 +109,7 @@ class AskRequest(BaseModel):
         return value
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(WireRequest):
     feedback_id: str = Field(min_length=1, max_length=200, description="Client-supplied id: repeats are ignored.")
     request_id: str = Field(min_length=1, max_length=64, description="The /v1/ask request this is about.")
     helpful: bool
@@ -102,7 +124,7 @@ class ErrorBody(BaseModel):
     request_id: str = ""
 
 
-class ResolutionRequest(BaseModel):
+class ResolutionRequest(WireRequest):
     resolution_id: str = Field(min_length=1, max_length=200, description="Client-supplied id: repeats are ignored.")
     request_id: str | None = Field(default=None, max_length=64, description="The handed-off /v1/ask request.")
     questions: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] = Field(
@@ -115,7 +137,7 @@ class ResolutionRequest(BaseModel):
     entry_id: Id | None = Field(default=None, description="The existing entry the agent answered with, if any.")
 
 
-class ReviewAction(BaseModel):
+class ReviewAction(WireRequest):
     action: CandidateAction
     editor: str = Field(min_length=1, max_length=200)
     question: str | None = Field(default=None, max_length=2000)
@@ -124,7 +146,7 @@ class ReviewAction(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class EntryAction(BaseModel):
+class EntryAction(WireRequest):
     action: EntryActionKind
     editor: str = Field(min_length=1, max_length=200)
     question: str | None = Field(default=None, max_length=2000)
@@ -134,7 +156,7 @@ class EntryAction(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(WireRequest):
     name: str = Field(min_length=1, max_length=200)
     role: Role
     expires: str | None = Field(default=None, max_length=40, description="30d, 12h, 2w or an ISO date.")

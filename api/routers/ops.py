@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from core.keys import KeyInfo, KeyStore, parse_expiry
+from service.disk import check_free_floor
 
 from ..deps import Admin, Service
 from ..schemas import KeyCreate, KeyCreated
@@ -26,8 +27,9 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(service: Service) -> dict[str, object]:
+    free = check_free_floor(service.settings)  # 503 with the reason when the disk under KB_HOME is nearly full
     service.ready()
-    return {"status": "ready", "index_points": service.index.count()}
+    return {"status": "ready", "index_points": service.index.count(), "free_bytes": free}
 
 
 @router.get("/v1/stats")

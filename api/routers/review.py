@@ -55,6 +55,7 @@ def act_on_entry(entry_id: ItemId, body: EntryAction, service: Service, caller: 
 
 @router.get("/gaps")
 def gaps(service: Service, caller: Editor, days: Annotated[int, Query(ge=1, le=365)] = 30,
-         limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, Any]]:
-    """Clusters of recent handed-off and low-confidence questions, largest first."""
-    return service.gaps(days=days, limit=limit)
+         limit: Annotated[int, Query(ge=1, le=200)] = 20,
+         max_confidence: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5) -> list[dict[str, Any]]:
+    """Clusters of recent handed-off and low-confidence questions (answered below ``max_confidence``), largest first."""
+    return service.gaps(days=days, max_confidence=max_confidence, limit=limit)
