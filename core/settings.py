@@ -90,13 +90,16 @@ class Settings(BaseSettings):
     promote_policy: Literal["review", "auto"] = Field(
         default="review",
         description="Candidates from agents' resolutions: 'review' waits for an editor; 'auto' promotes one "
-                    "with promote_min_resolutions independent resolutions whose answers agree.",
+                    "whose agreeing resolutions come from promote_min_resolutions distinct callers.",
     )
-    promote_min_resolutions: int = Field(default=3, ge=1)
+    promote_min_resolutions: int = Field(
+        default=3, ge=1, description="Distinct callers (API keys) whose resolutions must agree before 'auto' "
+                                     "promotes a candidate; more resolutions from one key do not count.")
     promote_min_consistency: float = Field(
         default=0.8, ge=0.0, le=1.0, description="Share of a candidate's resolutions that must give the same answer.")
     demote_after: int = Field(
-        default=3, ge=1, description="Not-helpful votes on one entry for similar questions before it is demoted.")
+        default=3, ge=1, description="Distinct callers (API keys) voting not-helpful on one entry for similar "
+                                     "questions before it is demoted; more votes from one key do not count.")
     demote_similarity: float = Field(
         default=0.9, description="Cosine (query embeddings) at which questions count as the same cluster.")
     auth: Literal["on", "off"] = Field(
@@ -122,6 +125,13 @@ class Settings(BaseSettings):
                                         "(0: never; `kb purge` does it by hand).")
 
     session_ttl_s: int = Field(default=1800, description="How long a conversation's context is kept for follow-ups.")
+    session_max_chars: int = Field(
+        default=1000, ge=50, le=2000,
+        description="A conversation's context kept for follow-ups (PII-masked): its newest turns within this many "
+                    "characters.")
+    retention_days: int = Field(
+        default=90, ge=1, description="Asks, sessions and feedback older than this are purged (kb purge, and the "
+                                      "server on purge_interval_s).")
 
     redis_url: SecretStr | None = Field(
         default=None, description="Redis for the answer cache shared by replicas (redis://127.0.0.1:6379/0); "
@@ -152,6 +162,8 @@ class Settings(BaseSettings):
         default=200, ge=0, description="Free space an ingest must leave on the disk of home beyond its estimate.")
     min_free_mb: int = Field(
         default=500, ge=0, description="/readyz turns unready when free space under home falls below this.")
+    max_upload_bytes: int = Field(
+        default=4 * 1024**3, ge=1024, description="Larger uploads to POST /v1/ingest (and training/eval files) get 413.")
     ingest_space_factor: float = Field(
         default=3.0, gt=0, description="Estimated record and index bytes per input byte (besides the vectors).")
 

@@ -4,14 +4,16 @@ it holds no business rules of its own (those live in answering/, triage/, learni
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from answering.cache import build_answer_cache
 from answering.calibration import Calibration, default_calibration
 from answering.fitting import CalibrationFitter, Labelled
 from answering.generate import Generator, OpenAIGenerator
@@ -33,18 +35,23 @@ from ingest.tickets import TicketMapping
 from learning.curator import Curator
 from learning.gaps import find_gaps
 from learning.records import Feedback, FeedbackOutcome, Resolution, ResolutionOutcome
+from learning.retention import Purged
+from retrieval.batching import close_embedder, serving_embedder
 from retrieval.bm25 import BM25Params
 from retrieval.embed import Embedder, build_embedder
 from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
 from retrieval.index import VectorIndex
 from retrieval.searcher import HybridSearcher, Mode, Timings
 from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
+from service.asklog import AskLogWriter
 from triage.classifier import TextClassifier
 from triage.emotion import EmotionDetector
 from triage.routing import Router, load_routing_config
 from triage.training import train_emotion, train_router
 
 USER_DICT_NAME = "userdict.txt"
+WARM_UP_QUESTIONS = ("How do I reset my password?", "我的订单什么时候发货？", "Can I get a refund for my order?",
+                     "怎么联系人工客服", "where is my package", "账号被锁定了怎么办")
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -113,6 +120,14 @@ class KnowledgeBase:
             demote=self.curator.demote, calibration=calibration, reranker=build_reranker(settings),
             generator=generator,
         )
+        self.answer_cache = build_answer_cache(settings.answer_cache_size, _secret(settings.redis_url),
+                                               settings.answer_cache_ttl_s)
+        self.ask_log = AskLogWriter(store, settings.ask_log_flush_rows, settings.ask_log_flush_ms)
+        self.answerer.cache = self.answer_cache
+        self.answerer.generation = lambda: self.curator.generation
+        self.answerer.ask_log = self.ask_log.log
+        self.ask_observers: list[Callable[[AskResult], None]] = []
+        """Called with every answer (the API's metrics)."""
         self.fitter = CalibrationFitter(store, self.searcher, self.curator.demote, settings.target_precision,
                                         settings.unanswerable_share,
                                         mask=lambda text: self.masker.mask(text).text)
@@ -151,6 +166,8 @@ class KnowledgeBase:
         store = Store(settings.database())
         emb = embedder or build_embedder(settings)
         emb.warm_up()
+        emb = serving_embedder(emb, settings)
+        emb.warm_up()
         user_dict = settings.config_dir / USER_DICT_NAME
         words = load_user_dict(user_dict) if user_dict.is_file() else ()
         tokenizer = Tokenizer(TokenizerConfig(zh_mode=settings.zh_mode, user_words=words))
@@ -174,6 +191,8 @@ class KnowledgeBase:
         return cls(settings, store, emb, tokenizer, idx, manifest, fusion, calibration)
 
     def close(self) -> None:
+        self.ask_log.close()  # first: every queued ask reaches the record
+        close_embedder(self.embedder)
         self.index.close()
         self.store.close()
 
@@ -183,14 +202,16 @@ class KnowledgeBase:
         return Ingestor(
             self.store, self.embedder, self.tokenizer, self.index, self.bm25, fingerprint,
             self.settings.chunk_max_tokens, self.settings.chunk_overlap_tokens,
-            quarantine_path=self.settings.home / "quarantine.jsonl",
+            quarantine_path=self.settings.home / "quarantine.jsonl", on_commit=self.curator.bump,
         )
 
-    def ingest(self, paths: Sequence[Path], prune: bool = False,
-               progress: ProgressFactory | None = None) -> IngestReport:
-        return self.ingestor().ingest(paths, prune=prune, progress_factory=progress)
+    def ingest(self, paths: Sequence[Path], prune: bool = False, progress: ProgressFactory | None = None,
+               names: Mapping[Path, str] | None = None) -> IngestReport:
+        """``names``: source names for files that are not where their owner sees them (a server's uploads)."""
+        return self.ingestor().ingest(paths, prune=prune, progress_factory=progress, names=names)
 
-    def ingest_tickets(self, paths: Sequence[Path], mapping: TicketMapping) -> IngestReport:
+    def ingest_tickets(self, paths: Sequence[Path], mapping: TicketMapping,
+                       names: Mapping[Path, str] | None = None) -> IngestReport:
         """Ticket exports: cleaned and masked into the record, resolved tickets mined into review candidates."""
         ingestor = self.ingestor()
         report = IngestReport()
@@ -198,7 +219,8 @@ class KnowledgeBase:
         for path in paths:
             if not path.is_file():
                 raise BadInput(f"no such ticket export: {path}")
-            ingestor.ingest_tickets(path, mapping, report, self.settings.promote_min_tickets)
+            ingestor.ingest_tickets(path, mapping, report, self.settings.promote_min_tickets,
+                                    uri=(names or {}).get(path))
         report.seconds = time.perf_counter() - started
         return report
 
@@ -261,14 +283,22 @@ class KnowledgeBase:
     # -- learning ---------------------------------------------------------------------------
     def feedback(self, feedback: Feedback, caller: Caller | None = None) -> FeedbackOutcome:
         """Record feedback on an answer (idempotent on ``feedback_id``) and learn from it: see ``Curator``."""
-        return self.curator.feedback(feedback)
+        self.ask_log.flush()  # the ask it refers to may still be queued
+        return self.curator.feedback(feedback, caller)
 
     def resolve(self, resolution: Resolution, caller: Caller | None = None) -> ResolutionOutcome:
         """An agent's resolution of a handed-off conversation (idempotent on ``resolution_id``)."""
-        return self.curator.resolve(resolution)
+        self.ask_log.flush()
+        return self.curator.resolve(resolution, caller)
+
+    def purge(self, now: dt.datetime | None = None) -> Purged:
+        """Delete asks, feedback and sessions past retention (``KB_RETENTION_DAYS``, ``KB_SESSION_TTL_S``)."""
+        self.ask_log.flush()
+        return self.curator.purge_expired(now)
 
     def gaps(self, days: int = 30, max_confidence: float = 0.5, similarity: float = 0.9,
              limit: int = 20) -> list[dict[str, Any]]:
+        self.ask_log.flush()
         return find_gaps(self.store, self.embedder, days, max_confidence, similarity, limit)
 
     # -- reading ----------------------------------------------------------------------------
@@ -285,7 +315,10 @@ class KnowledgeBase:
     def ask_with_hits(self, question: Question) -> tuple[AskResult, list[SearchHit]]:
         """``ask`` plus the ranked hits it decided from (for evaluators: the same code path as the API)."""
         self._sync()
-        return self.answerer.ask_with_hits(question)
+        result, hits = self.answerer.ask_with_hits(question)
+        for observe in self.ask_observers:
+            observe(result)
+        return result, hits
 
     def ask_stream(self, question: Question) -> Iterator[tuple[str, dict[str, Any]]]:
         self._sync()
@@ -302,6 +335,14 @@ class KnowledgeBase:
             "fusion": self.searcher.fusion.model_dump(),
             "calibration": self.calibration.model_dump() if self.calibration else None,
         }
+
+    def warm_up(self) -> None:
+        """A few questions (English and Chinese) through the whole path: embedder, index, tokenizer,
+        decision, classifiers, snownlp. The API runs it before it reports ready; nothing is logged."""
+        if self.settings.warm_up_asks == 0 or self.index.count() == 0:
+            return
+        self._sync()
+        self.answerer.warm_up(WARM_UP_QUESTIONS[: self.settings.warm_up_asks])
 
     def ready(self) -> None:
         if self.index.count() == 0:

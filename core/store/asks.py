@@ -5,28 +5,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from .database import Database
 from .tables import AskRow, FeedbackRow, ResolutionRow, SessionRow, now
+
+AskLogRow = tuple[str, str, str, float, str | None] | tuple[str, str, str, float, str | None, tuple[str, ...]]
+"""(request_id, masked question, decision, confidence, top_id[, entry ids cited or offered])"""
 
 
 class AskRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def log(self, request_id: str, question: str, decision: str, confidence: float, top_id: str | None) -> None:
-        with self._db.session() as s, s.begin():
-            s.add(AskRow(request_id=request_id, question=question, decision=decision, confidence=confidence,
-                         top_id=top_id))
+    def log(self, request_id: str, question: str, decision: str, confidence: float, top_id: str | None,
+            offered: Sequence[str] = ()) -> None:
+        self.log_many([(request_id, question, decision, confidence, top_id, tuple(offered))])
 
-    def log_many(self, rows: Sequence[tuple[str, str, str, float, str | None]]) -> None:
-        """Several asks in one transaction: (request_id, question, decision, confidence, top_id) each (the
-        background ask-log writer's batches)."""
+    def log_many(self, rows: Sequence[AskLogRow]) -> None:
+        """Several asks in one transaction (the background ask-log writer's batches)."""
         if not rows:
             return
         with self._db.session() as s, s.begin():
-            s.add_all([AskRow(request_id=r, question=q, decision=d, confidence=c, top_id=t) for r, q, d, c, t in rows])
+            s.add_all([AskRow(request_id=r[0], question=r[1], decision=str(r[2]), confidence=r[3], top_id=r[4],
+                              offered=list(r[5]) if len(r) > 5 else [])  # type: ignore[misc]
+                       for r in rows])
 
     def get(self, request_id: str) -> AskRow | None:
         with self._db.session() as s:
@@ -55,6 +58,21 @@ class AskRepository:
                 return None
             return row.last_question
 
-    def remember_question(self, session_id: str, question: str) -> None:
+    def remember_question(self, session_id: str, question: str, max_chars: int = 2000) -> None:
+        """Keep the conversation's context, bounded: the newest ``max_chars`` characters, cut at a word."""
+        text = question if len(question) <= max_chars else question[-max_chars:].split(" ", 1)[-1]
         with self._db.session() as s, s.begin():
-            s.merge(SessionRow(id=session_id, last_question=question, updated_at=now()))
+            s.merge(SessionRow(id=session_id, last_question=text, updated_at=now()))
+
+    # -- retention ----------------------------------------------------------------------------
+    def purge(self, before: dt.datetime) -> int:
+        """Delete asks logged before ``before``; how many."""
+        with self._db.session() as s, s.begin():
+            result = s.execute(delete(AskRow).where(AskRow.created_at < before))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def purge_sessions(self, before: dt.datetime) -> int:
+        """Delete sessions last used before ``before``; how many."""
+        with self._db.session() as s, s.begin():
+            result = s.execute(delete(SessionRow).where(SessionRow.updated_at < before))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
