@@ -39,7 +39,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy core ingest retrieval api eval cli
+	$(BIN)/mypy core ingest retrieval answering triage learning service api eval cli
 
 bench: install
 	$(BIN)/python -m eval.bench_retrieval

@@ -6,8 +6,6 @@ from pydantic import BaseModel, ConfigDict
 
 from core.errors import IndexMismatch
 
-META_KEY = "manifest"
-
 
 class Manifest(BaseModel):
     model_config = ConfigDict(frozen=True)

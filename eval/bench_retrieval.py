@@ -22,8 +22,7 @@ from core.offline import apply_offline_env
 
 apply_offline_env()
 
-from api.schemas import AskRequest  # noqa: E402
-from api.service import KnowledgeBase  # noqa: E402
+from answering.records import Question  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from eval.datasets import REPO, Bench, Query, cmrc2018, dstc11_track5, sample_eval  # noqa: E402
 from ingest.pipeline import IngestReport  # noqa: E402
@@ -34,6 +33,7 @@ from retrieval.fusion_fit import (  # noqa: E402
     target,
 )
 from retrieval.metrics import summarize  # noqa: E402
+from service.knowledge_base import KnowledgeBase  # noqa: E402
 
 SAMPLE = REPO / "corpora" / "sample"
 
@@ -80,7 +80,7 @@ def latency(kb: KnowledgeBase, questions: Sequence[str]) -> dict[str, dict[str, 
     for q in questions[:5]:
         kb.search(q)
     out = {}
-    for name, call in (("search", lambda q: kb.search(q, 5)), ("ask", lambda q: kb.ask(AskRequest(question=q)))):
+    for name, call in (("search", lambda q: kb.search(q, 5)), ("ask", lambda q: kb.ask(Question(question=q)))):
         times = []
         for q in questions:
             t = time.perf_counter()

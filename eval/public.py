@@ -145,12 +145,12 @@ def export(name: str, out: Path) -> Path:
 
 
 def report(name: str, out: Path) -> None:
-    from api.service import KnowledgeBase
     from core.settings import Settings
     from eval.ragas_metrics import ragas_scores
     from eval.report import write_report
     from eval.run import evaluate, labelled, load_rows
     from retrieval.fusion_fit import fit_fusion
+    from service.knowledge_base import KnowledgeBase
 
     with tempfile.TemporaryDirectory(prefix=f"kb-{name}-") as tmp:
         eval_file = export(name, Path(tmp) / "data")

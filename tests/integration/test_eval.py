@@ -9,11 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.service import KnowledgeBase
 from eval.run import evaluate, load_rows
+from service.knowledge_base import KnowledgeBase
+from tests.api_client import client_for
 
 FAQ = [{"id": "pw", "question": "How do I reset my password?", "answer": "Tap Forgot password.", "lang": "en",
         "category": "account"},
@@ -69,7 +67,7 @@ def test_evaluator_answers_like_the_api(fake_kb: KnowledgeBase, tmp_path: Path) 
     faq, ev, _ = setup(tmp_path)
     fake_kb.ingest([faq])
     result = evaluate(fake_kb, load_rows(ev), ev)
-    with TestClient(create_app(fake_kb.settings, kb=fake_kb)) as client:
+    with client_for(fake_kb) as client:
         for record in result["records"]:
             api = client.post("/v1/ask", json={"question": record["question"]}).json()
             assert (api["decision"], api["answer"], api["confidence"]) == (

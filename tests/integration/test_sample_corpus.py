@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from api.schemas import AskRequest
-from api.service import KnowledgeBase
+from answering.records import Question
 from core.models import Filters
 from retrieval.llama_adapter import make_llama_retriever
 from retrieval.metrics import summarize
+from service.knowledge_base import KnowledgeBase
 from tests.conftest import SAMPLE
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ def test_llama_index_adapter(sample_kb: KnowledgeBase) -> None:
 
 def test_ask_returns_valid_decisions(sample_kb: KnowledgeBase) -> None:
     for row in eval_rows("test")[:20]:
-        r = sample_kb.ask(AskRequest(question=row["question"]))
+        r = sample_kb.ask(Question(question=row["question"]))
         assert r.decision in {"answer", "clarify", "handoff"} and 0 <= r.confidence <= 1
         if r.decision == "answer":
             assert r.answer and r.citations
@@ -58,9 +58,9 @@ def test_ask_returns_valid_decisions(sample_kb: KnowledgeBase) -> None:
 
 def test_gaps_on_the_unanswerable_questions(sample_kb: KnowledgeBase) -> None:
     rows = [r for r in eval_rows("test") + eval_rows("dev") if r["expected_decision"] == "handoff"]
-    asked = [sample_kb.ask(AskRequest(question=r["question"])) for r in rows]
+    asked = [sample_kb.ask(Question(question=r["question"])) for r in rows]
     for r in rows[:3]:  # the same gap asked again, reworded
-        sample_kb.ask(AskRequest(question=r["question"] + "?"))
+        sample_kb.ask(Question(question=r["question"] + "?"))
     clusters = sample_kb.gaps(days=1, max_confidence=0.5)
     not_answered = sum(1 for a in asked if a.decision != "answer" or a.confidence < 0.5) + 3
     assert sum(c["count"] for c in clusters) <= not_answered
