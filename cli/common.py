@@ -69,14 +69,19 @@ class Bar(Progress):
 
         self._bar = tqdm(total=total, desc=desc, unit="unit", file=sys.stderr, leave=False,
                          disable=not sys.stderr.isatty())
+        self._desc = desc
 
     def update(self, n: int = 1) -> None:
         self._bar.update(n)
 
     def set(self, done: int, total: int, desc: str | None = None) -> None:
+        """Absolute figures (a job's records done/total, its current label)."""
+        if self._bar.disable:
+            return
         if total != self._bar.total:
             self._bar.total = total
-        if desc is not None and desc != self._bar.desc:
+        if desc and desc != self._desc:
+            self._desc = desc
             self._bar.set_description_str(desc, refresh=False)
         self._bar.update(done - self._bar.n)
 

@@ -88,7 +88,7 @@ def gaps(
     config = settings()
     client = server(config)
     if client is not None:
-        clusters = client.get("/v1/admin/gaps", days=days, max_confidence=max_confidence, limit=limit)
+        clusters = client.get("/v1/gaps", days=days, max_confidence=max_confidence, limit=limit)
     else:
         with opened(config) as kb:
             clusters = kb.gaps(days=days, max_confidence=max_confidence, limit=limit)

@@ -61,19 +61,17 @@ def calibrate(
     rows = None if eval_file is None else [(q.question, list(q.gold_ids)) for q in load_rows(eval_file, split or None)]
     fitted_on = f"{eval_file}:{split or 'all'}"
     client = server(config)
-    if auto:
+    if auto and eval_file is not None:
         from core.errors import BadInput
 
-        if eval_file is not None:
-            raise BadInput("--auto takes no evaluation file")
-        if client is not None:
-            raise BadInput("--auto runs on the knowledge base directly: stop `kb serve` first")
+        raise BadInput("--auto takes no evaluation file")
+    if client is not None:
+        body: dict[str, Any] = {"questions": rows, "fitted_on": fitted_on, "target_precision": target_precision,
+                                "unanswerable_share": unanswerable_share, "auto": auto}
+        cal = Calibration.model_validate(client.run_job("/v1/admin/calibrate", body, "calibrate"))
+    elif auto:
         with opened(config) as kb:
             cal = kb.auto_calibrate()
-    elif client is not None:
-        body: dict[str, Any] = {"questions": rows, "fitted_on": fitted_on, "target_precision": target_precision,
-                                "unanswerable_share": unanswerable_share}
-        cal = Calibration.model_validate(client.run_job("/v1/admin/calibrate", body, "calibrate"))
     else:
         with opened(config) as kb:
             cal = kb.recalibrate() if rows is None else kb.fit_calibration(rows, fitted_on=fitted_on)

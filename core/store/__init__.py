@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from .asks import AskRepository
 from .database import Database
 from .entries import EntryRepository, EntryState, VersionRecord
+from .jobs import JobRepository, JobRow
 from .keys import KeyRepository, KeyRow
 from .learning import LearningRepository
 from .meta import MetaRepository
@@ -59,7 +60,7 @@ from .tables import (
 
 __all__ = [
     "AskRow", "Base", "CandidateRow", "Database", "DemotionRow", "DocumentRow", "EntryRow", "EntryState",
-    "EntryVersionRow", "FeedbackRow", "KeyRepository", "KeyRow",
+    "EntryVersionRow", "FeedbackRow", "JobRepository", "JobRow", "KeyRepository", "KeyRow",
     "MetaRow", "ResolutionRow", "SessionRow", "SourceRow", "Store", "TicketRow",
     "UnitRow", "VersionRecord", "entry_of",
 ]
@@ -77,6 +78,7 @@ class Store:
         self.asks = AskRepository(self.db)
         self.meta = MetaRepository(self.db)
         self.keys = KeyRepository(self.db)
+        self.jobs = JobRepository(self.db)
 
     def session(self) -> Session:
         """A session on the record's database (for a repository's own module; callers use the repositories)."""
