@@ -7,13 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.calibration import SIGNALS, Calibration
-from api.schemas import AskRequest
-from api.service import KnowledgeBase
+from answering.calibration import SIGNALS, Calibration
+from answering.records import Question
 from core.settings import Settings
+from service.knowledge_base import KnowledgeBase
+from tests.api_client import client_for
 from tests.fake_llm import ANSWER, FakeLLMServer
 
 DOC = ("---\nid: doc-lock\ntitle: Lock guide\nlang: en\n---\n# Lock guide\n\n## Fingerprints\n\n"
@@ -47,7 +46,7 @@ def open_kb(tmp_path: Path, llm: FakeLLMServer | None, timeout: float = 2.0, faq
 
 def test_generated_answer_is_grounded_and_cited(tmp_path: Path, llm: FakeLLMServer) -> None:
     kb = open_kb(tmp_path, llm)
-    r = kb.ask(AskRequest(question="How many fingerprints can I enrol?"))
+    r = kb.ask(Question(question="How many fingerprints can I enrol?"))
     assert r.decision == "answer" and r.answer_source == "llm"
     assert r.answer == ANSWER and r.citations[0].doc_id == "doc-lock"
     sent = llm.requests[-1]
@@ -60,7 +59,7 @@ def test_generated_answer_is_grounded_and_cited(tmp_path: Path, llm: FakeLLMServ
 
 def test_faq_answers_are_verbatim_without_the_llm(tmp_path: Path, llm: FakeLLMServer) -> None:
     kb = open_kb(tmp_path, llm)
-    r = kb.ask(AskRequest(question="How long does shipping take?"))
+    r = kb.ask(Question(question="How long does shipping take?"))
     assert (r.answer, r.answer_source) == ("3-5 days in the US.", "faq")
     assert llm.requests == []
     kb.close()
@@ -68,7 +67,7 @@ def test_faq_answers_are_verbatim_without_the_llm(tmp_path: Path, llm: FakeLLMSe
 
 def test_refusal_when_context_lacks_the_answer(tmp_path: Path, llm: FakeLLMServer) -> None:
     kb = open_kb(tmp_path, llm, faq=False)
-    r = kb.ask(AskRequest(question="What batteries does the lock use?"))
+    r = kb.ask(Question(question="What batteries does the lock use?"))
     # the top passage is the battery section, which does not mention fingerprints: the fake LLM refuses
     assert "Batteries" in llm.requests[-1]["messages"][1]["content"].split("[2]")[0]
     assert r.decision == "handoff" and r.answer is None and r.citations == []
@@ -77,7 +76,7 @@ def test_refusal_when_context_lacks_the_answer(tmp_path: Path, llm: FakeLLMServe
 
 def test_timeout_falls_back_to_the_extract(tmp_path: Path, llm: FakeLLMServer) -> None:
     kb = open_kb(tmp_path, llm, timeout=0.5)
-    r = kb.ask(AskRequest(question="fingerprints enrol slow"))
+    r = kb.ask(Question(question="fingerprints enrol slow"))
     assert r.decision == "answer" and r.answer_source == "extract"
     assert r.answer and "100 fingerprints" in r.answer
     kb.close()
@@ -85,7 +84,7 @@ def test_timeout_falls_back_to_the_extract(tmp_path: Path, llm: FakeLLMServer) -
 
 def test_streaming_over_http(tmp_path: Path, llm: FakeLLMServer) -> None:
     kb = open_kb(tmp_path, llm)
-    with TestClient(create_app(kb.settings, kb=kb)) as client, client.stream(
+    with client_for(kb) as client, client.stream(
         "POST", "/v1/ask/stream", json={"question": "How many fingerprints can I enrol?"}
     ) as response:
         assert response.status_code == 200
@@ -98,7 +97,7 @@ def test_streaming_over_http(tmp_path: Path, llm: FakeLLMServer) -> None:
 
 def test_streaming_without_llm_sends_the_extract(tmp_path: Path) -> None:
     kb = open_kb(tmp_path, None)
-    events = list(kb.ask_stream(AskRequest(question="How many fingerprints can I enrol?")))
+    events = list(kb.ask_stream(Question(question="How many fingerprints can I enrol?")))
     assert [e for e, _ in events] == ["meta", "delta", "done"]
     assert "100 fingerprints" in events[1][1]["text"]
     kb.close()
@@ -106,11 +105,11 @@ def test_streaming_without_llm_sends_the_extract(tmp_path: Path) -> None:
 
 def test_follow_up_uses_the_previous_question(tmp_path: Path) -> None:
     kb = open_kb(tmp_path, None)
-    first = kb.ask(AskRequest(question="How long does shipping take?", session_id="s1"))
+    first = kb.ask(Question(question="How long does shipping take?", session_id="s1"))
     assert first.citations[0].entry_id == "ship" and first.query is None
-    follow = kb.ask(AskRequest(question="and for international orders?", session_id="s1"))
+    follow = kb.ask(Question(question="and for international orders?", session_id="s1"))
     assert follow.query == "How long does shipping take? and for international orders?"
     assert follow.citations[0].entry_id == "ship-intl"
-    alone = kb.ask(AskRequest(question="and for international orders?", session_id="other"))
+    alone = kb.ask(Question(question="and for international orders?", session_id="other"))
     assert alone.query is None
     kb.close()

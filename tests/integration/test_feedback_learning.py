@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
 from answering.calibration import SIGNALS, Calibration
-from api.app import create_app
 from service.knowledge_base import KnowledgeBase
+from tests.api_client import client_for
 
 FAQ = [{"id": "pw", "question": "How do I reset my password?", "answer": "Tap Forgot password.", "lang": "en"},
        {"id": "ship", "question": "Do you ship to Canada?", "answer": "Yes, 7-14 days.", "lang": "en"}]
@@ -21,9 +19,9 @@ def test_agent_pick_teaches_a_phrasing(fake_kb: KnowledgeBase, tmp_path: Path) -
     faq = tmp_path / "faq.jsonl"
     faq.write_text("\n".join(json.dumps(r) for r in FAQ), encoding="utf-8")
     fake_kb.ingest([faq])
-    fake_kb.calibration = Calibration(coef=tuple(30.0 if s == "dense_q" else 0.0 for s in SIGNALS),
-                                      intercept=-29.0, answer_threshold=0.5)  # answer only near-exact matches
-    with TestClient(create_app(fake_kb.settings, kb=fake_kb)) as client:
+    fake_kb.calibration = Calibration.model_validate({"coef": tuple(30.0 if s == "dense_q" else 0.0 for s in SIGNALS),
+                                      "intercept": -29.0, "answer_threshold": 0.5})  # answer only near-exact matches
+    with client_for(fake_kb) as client:
         first = client.post("/v1/ask", json={"question": QUESTION}).json()
         assert first["decision"] == "handoff"
         body = {"feedback_id": "fb-1", "request_id": first["request_id"], "helpful": False, "entry_id": "pw",

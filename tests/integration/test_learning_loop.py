@@ -7,15 +7,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from answering.calibration import SIGNALS, Calibration
-from api.app import create_app
+from core.caller import Role
 from core.settings import Settings
-from learning.curator import consistency
+from learning.resolutions import consistency
 from service.knowledge_base import KnowledgeBase
+from tests.api_client import client_for
 
 FAQ = [{"id": "pw", "question": "How do I reset my password?", "answer": "Tap Forgot password.", "lang": "en"},
        {"id": "ship", "question": "Do you ship to Canada?", "answer": "Yes, 7-14 days.", "lang": "en"}]
@@ -25,12 +27,12 @@ PAYPAL = "We accept PayPal at checkout: choose PayPal as the payment method and 
 def _kb(tmp_path: Path, **settings: object) -> KnowledgeBase:
     faq = tmp_path / "faq.jsonl"
     faq.write_text("\n".join(json.dumps(r) for r in FAQ), encoding="utf-8")
-    settings = {"auth": "off", **settings}  # these tests are about learning; tests/unit/api covers the keys
     kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", **settings))  # type: ignore[arg-type]
     kb.ingest([faq])
     # answer only close question matches, so unknown questions are handed off
-    kb.calibration = Calibration(coef=tuple(30.0 if s == "dense_q" else 0.0 for s in SIGNALS), intercept=-27.0,
-                                 answer_threshold=0.5)
+    kb.calibration = Calibration.model_validate({
+        "coef": tuple(30.0 if s == "dense_q" else 0.0 for s in SIGNALS),
+        "intercept": -27.0, "answer_threshold": 0.5})
     return kb
 
 
@@ -41,14 +43,14 @@ def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
     service.close()
 
 
-def _ask(client: TestClient, question: str) -> dict[str, object]:
+def _ask(client: TestClient, question: str) -> dict[str, Any]:
     r = client.post("/v1/ask", json={"question": question})
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
 def test_ask_handoff_resolve_promote_ask_again(kb: KnowledgeBase) -> None:
-    with TestClient(create_app(kb.settings, kb=kb)) as client:
+    with client_for(kb) as client:
         first = _ask(client, "Can I pay with PayPal?")
         assert first["decision"] == "handoff"
         body = {"resolution_id": "res-1", "request_id": first["request_id"], "answer": PAYPAL, "agent": "ana",
@@ -88,7 +90,7 @@ def test_ask_handoff_resolve_promote_ask_again(kb: KnowledgeBase) -> None:
 
 
 def test_resolution_duplicating_an_entry_becomes_a_phrasing(kb: KnowledgeBase) -> None:
-    with TestClient(create_app(kb.settings, kb=kb)) as client:
+    with client_for(kb) as client:
         ask = _ask(client, "forgot my login password, what now")
         r = client.post("/v1/resolutions", json={"resolution_id": "r1", "request_id": ask["request_id"],
                                                  "answer": "Tap Forgot password.", "agent": "ana"}).json()
@@ -112,19 +114,24 @@ def test_resolution_duplicating_an_entry_becomes_a_phrasing(kb: KnowledgeBase) -
 def test_auto_promotion_policy(tmp_path: Path) -> None:
     kb = _kb(tmp_path, promote_policy="auto", promote_min_resolutions=2)
     try:
-        with TestClient(create_app(kb.settings, kb=kb)) as client:
+        with client_for(kb, Role.agent, key_id="agent-a") as client, \
+                client_for(kb, Role.agent, key_id="agent-b") as other:
             r1 = client.post("/v1/resolutions", json={"resolution_id": "a", "questions": ["Can I pay with PayPal?"],
                                                       "answer": PAYPAL}).json()
             assert r1["outcome"] == "candidate"
-            r2 = client.post("/v1/resolutions", json={"resolution_id": "b", "questions": ["paypal ok?"],
-                                                      "answer": PAYPAL}).json()
+            for fresh in ("a2", "a3"):  # more resolutions from the same key, under fresh ids: still one caller
+                again = client.post("/v1/resolutions", json={"resolution_id": fresh, "questions": ["paypal ok?"],
+                                                             "answer": PAYPAL}).json()
+                assert again["outcome"] == "candidate" and again["candidate_id"] == r1["candidate_id"]
+            r2 = other.post("/v1/resolutions", json={"resolution_id": "b", "questions": ["paypal ok?"],
+                                                     "answer": PAYPAL}).json()
             assert r2["outcome"] == "promoted" and r2["entry_id"]
             # a third with a conflicting answer starts no new entry: it joins by question, and stays in review
             r3 = client.post("/v1/resolutions", json={"resolution_id": "c", "questions": ["Can I pay with PayPal?"],
                                                       "answer": "No, cards only."}).json()
             assert r3["outcome"] in ("candidate", "duplicate_entry")
             assert _ask(client, "Can I pay with PayPal?")["answer"] == PAYPAL
-            history = client.get(f"/v1/entries/{r2['entry_id']}").json()["versions"]
+            history = kb.curator.entry_out(r2["entry_id"]).model_dump()["versions"]
             assert history[0]["provenance"] == "promoted" and history[0]["actor"] == "policy:auto"
     finally:
         kb.close()
@@ -132,9 +139,10 @@ def test_auto_promotion_policy(tmp_path: Path) -> None:
 
 def test_negative_feedback_demotes_and_flags(kb: KnowledgeBase) -> None:
     wrong = ["How do I reset my passport?", "How do I reset my passport photo?"]
-    kb.calibration = Calibration(coef=tuple(30.0 if s == "dense_q" else 0.0 for s in SIGNALS), intercept=-20.0,
-                                 answer_threshold=0.5)  # looser: these questions get the password answer
-    with TestClient(create_app(kb.settings, kb=kb)) as client:
+    kb.calibration = Calibration.model_validate({
+        "coef": tuple(30.0 if s == "dense_q" else 0.0 for s in SIGNALS),
+        "intercept": -20.0, "answer_threshold": 0.5})  # looser: these questions get the password answer
+    with client_for(kb) as client:
         asks = [_ask(client, q) for q in wrong]
         assert all(a["decision"] == "answer" and a["citations"][0]["entry_id"] == "pw" for a in asks)
         r = client.post("/v1/feedback", json={"feedback_id": "n1", "request_id": asks[0]["request_id"],
@@ -144,8 +152,9 @@ def test_negative_feedback_demotes_and_flags(kb: KnowledgeBase) -> None:
                                                   "helpful": False}).json()
         assert again["status"] == "duplicate"  # a repeated vote is not counted twice
         assert client.get("/v1/entries/flagged").json() == []
-        r = client.post("/v1/feedback", json={"feedback_id": "n2", "request_id": asks[1]["request_id"],
-                                              "helpful": False}).json()
+        with client_for(kb, Role.chatbot, key_id="another-key") as other:  # a second caller: demote_after=2
+            r = other.post("/v1/feedback", json={"feedback_id": "n2", "request_id": asks[1]["request_id"],
+                                                 "helpful": False}).json()
         assert r["outcome"].startswith("demoted pw for 2 similar questions")
 
         after = _ask(client, "How do I reset my passport?")
@@ -163,7 +172,7 @@ def test_negative_feedback_demotes_and_flags(kb: KnowledgeBase) -> None:
 
 def test_version_history_and_rollback(kb: KnowledgeBase, tmp_path: Path) -> None:
     question = "locked out after too many login tries"
-    with TestClient(create_app(kb.settings, kb=kb)) as client:
+    with client_for(kb) as client:
         ask = _ask(client, question)
         assert ask["decision"] == "handoff"
         r = client.post("/v1/feedback", json={"feedback_id": "f1", "request_id": ask["request_id"], "helpful": False,
@@ -214,15 +223,12 @@ def test_editors_work_survives_reingest_until_the_file_changes_the_entry(kb: Kno
     assert pw.answer == "File answer v2." and [v.provenance for v in pw.versions] == ["imported", "edited", "imported"]
 
 
-def test_review_endpoints_need_the_editor_token(tmp_path: Path) -> None:
-    kb = _kb(tmp_path, admin_token="s3cret")
-    try:
-        with TestClient(create_app(kb.settings, kb=kb)) as client:
-            assert client.get("/v1/candidates").status_code == 403
-            assert client.get("/v1/candidates", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-            assert client.post("/v1/entries/pw", json={"action": "retire", "editor": "x"}).status_code == 403
-    finally:
-        kb.close()
+def test_review_endpoints_need_the_editor_role(kb: KnowledgeBase) -> None:
+    with client_for(kb, Role.agent) as client:
+        assert client.get("/v1/candidates").status_code == 200  # agents read candidates
+        assert client.post("/v1/entries/pw", json={"action": "retire", "editor": "x"}).status_code == 403
+    with client_for(kb, Role.editor) as client:
+        assert client.post("/v1/entries/pw", json={"action": "retire", "editor": "x"}).status_code == 200
 
 
 def test_consistency_is_the_share_of_the_largest_agreeing_group() -> None:
@@ -233,7 +239,7 @@ def test_consistency_is_the_share_of_the_largest_agreeing_group() -> None:
 
 
 def test_resolved_questions_are_no_longer_gaps(kb: KnowledgeBase) -> None:
-    with TestClient(create_app(kb.settings, kb=kb)) as client:
+    with client_for(kb) as client:
         asked = [_ask(client, q) for q in ("Can I pay with PayPal?", "Do you sell gift cards?")]
         assert all(a["decision"] == "handoff" for a in asked)
         assert sorted(g["examples"][0] for g in client.get("/v1/gaps?days=1").json()) == [
@@ -283,7 +289,7 @@ def test_entries_imported_before_history_existed_get_a_first_version(kb: Knowled
 
 
 def test_garbage_to_the_learning_endpoints_is_refused_clearly_and_changes_nothing(kb: KnowledgeBase) -> None:
-    with TestClient(create_app(kb.settings, kb=kb)) as client:
+    with client_for(kb) as client:
         ask = _ask(client, "Can I pay with PayPal?")
         before = kb.store.counts()
         bad = [
@@ -310,7 +316,7 @@ def test_garbage_to_the_learning_endpoints_is_refused_clearly_and_changes_nothin
         for path, body, status in bad:
             r = client.post(path, json=body)
             assert r.status_code == status, (path, body, r.text)
-            assert set(r.json()) == {"error", "message"} and r.json()["message"], r.text
+            assert set(r.json()) == {"error", "message", "request_id"} and r.json()["message"], r.text
         assert client.get("/v1/candidates?limit=0").status_code == 422
         assert client.get("/v1/entries/nope").status_code == 404
         assert kb.store.counts() == before  # nothing half-written
