@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from core.errors import BadInput
+from core.injection import find_injection
 from core.models import Document, KnowledgeEntry, Unit
 from core.progress import Progress, ProgressFactory
 from core.store import Store, VersionRecord
@@ -116,7 +117,11 @@ class Ingestor:
             kept = []
             for e in entries:
                 owner = owners.get(e.id)
-                if owner is not None and owner != uri:
+                injected = find_injection(" \n".join((e.question, e.answer, *e.alt_questions)))
+                if injected:
+                    report.quarantined.append(Quarantined(
+                        source=uri, location=f"id {e.id}", reason=f"prompt-injection phrasing: {injected!r}"))
+                elif owner is not None and owner != uri:
                     report.quarantined.append(Quarantined(
                         source=uri, location=f"id {e.id}", reason=f"entry id already belongs to {owner}"))
                 else:
@@ -125,6 +130,11 @@ class Ingestor:
         if suffix in DOC_SUFFIXES:
             doc, decoded = read_document(path, uri)
             report.encodings[uri] = decoded.label()
+            injected = find_injection(doc.body)
+            if injected:
+                report.quarantined.append(Quarantined(source=uri, location="file",
+                                                      reason=f"prompt-injection phrasing: {injected!r}"))
+                return "document", [], []
             return "document", [], [doc]
         raise BadInput(f"unsupported file type: {path}")
 
