@@ -56,6 +56,9 @@ class BatchingEmbedder:
         self.dim = inner.dim
         self.batches = 0
         self.texts = 0
+        self._inflight = 0  # callers waiting for vectors
+        self._encoding = 0  # callers whose batch is being encoded
+        self._count = threading.Lock()
         self._queue: queue.Queue[_Request] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
@@ -85,8 +88,14 @@ class BatchingEmbedder:
             return self.inner.embed_queries(texts)
         self._start()
         request = _Request(list(texts))
-        self._queue.put(request)
-        return request.future.result()
+        with self._count:
+            self._inflight += 1
+        try:
+            self._queue.put(request)
+            return request.future.result()
+        finally:
+            with self._count:
+                self._inflight -= 1
 
     def close(self) -> None:
         """Stop the workers after the requests already queued (later calls encode directly)."""
@@ -100,7 +109,8 @@ class BatchingEmbedder:
 
     # -- worker -----------------------------------------------------------------------------
     def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
-        """The first request plus whatever arrives within the wait, up to ``max_batch`` texts."""
+        """The first request plus whatever arrives within the wait, up to ``max_batch`` texts. No wait when
+        every caller in flight is already in this batch or being encoded (a lone caller is not delayed)."""
         batch, size = [first], len(first.texts)
         deadline = time.perf_counter() + self.max_wait_s
         while size < self.max_batch:
@@ -108,7 +118,9 @@ class BatchingEmbedder:
                 nxt = self._queue.get_nowait()
             except queue.Empty:
                 remaining = deadline - time.perf_counter()
-                if remaining <= 0:
+                with self._count:
+                    nobody_else = len(batch) + self._encoding >= self._inflight
+                if remaining <= 0 or nobody_else:
                     break
                 try:
                     nxt = self._queue.get(timeout=remaining)
@@ -123,6 +135,8 @@ class BatchingEmbedder:
     def _run(self, batch: list[_Request]) -> None:
         texts = [t for r in batch for t in r.texts]
         started = time.perf_counter()
+        with self._count:
+            self._encoding += len(batch)
         try:
             vectors = self.inner.embed_queries(texts)
             if len(vectors) != len(texts):
@@ -131,6 +145,9 @@ class BatchingEmbedder:
             for r in batch:
                 r.future.set_exception(exc)
             return
+        finally:
+            with self._count:
+                self._encoding -= len(batch)
         self.batches += 1  # read by /metrics; one worker writes at a time per batch, a lost count is harmless
         self.texts += len(texts)
         if self.observer is not None:

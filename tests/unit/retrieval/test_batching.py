@@ -4,6 +4,7 @@ error to the batch it happened in; the query-embedding LRU returns the same vect
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -120,3 +121,15 @@ def test_embedding_lru_encodes_each_text_once_and_evicts_the_oldest() -> None:
     lru.embed_queries(["c"])  # evicts "b" (least recently used)
     lru.embed_queries(["b"])
     assert inner.calls == [["a", "b"], ["c"], ["b"]]
+
+
+def test_a_lone_caller_does_not_wait_for_company() -> None:
+    batcher = BatchingEmbedder(Recording(delay_s=0.0), max_batch=16, max_wait_ms=2000, workers=1)
+    try:
+        batcher.warm_up()
+        started = time.perf_counter()
+        for text in TEXTS[:3]:
+            batcher.embed_queries([text])
+        assert time.perf_counter() - started < 1.0  # not 3 x 2 s
+    finally:
+        batcher.close()
