@@ -45,10 +45,15 @@ class ServerClient:
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         import httpx
 
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise BackendError(f"cannot reach the server at {self.url}: {exc}") from exc
+        attempts = 4 if method in ("GET", "DELETE") else 1  # reads and cancels are safe to repeat
+        for attempt in range(attempts):
+            try:
+                response = self._http.request(method, path, **kwargs)
+                break
+            except httpx.TransportError as exc:  # e.g. a kept-alive connection the busy server closed
+                if attempt == attempts - 1:
+                    raise BackendError(f"cannot reach the server at {self.url}: {exc}") from exc
+                time.sleep(0.2 * (attempt + 1))
         if response.status_code >= 400:
             try:
                 body = response.json()

@@ -223,3 +223,19 @@ def test_workers_on_the_embedded_index_are_refused(tmp_path: Path) -> None:
     r = kb(tmp_path / "kb", "serve", "--workers", "2")
     assert r.returncode == 2
     assert "Qdrant Edge allows one open shard per directory" in r.stderr and "KB_QDRANT_URL" in r.stderr
+
+
+def test_eval_through_the_server(server: Server, tmp_path: Path) -> None:
+    assert kb(server.home, "ingest", str(SAMPLE / "faq.jsonl")).returncode == 0
+    r = kb(server.home, "eval", str(SAMPLE / "eval.jsonl"), "--out", str(tmp_path / "report"), "--no-ragas")
+    assert r.returncode == 0, r.stderr
+    assert "decisions: coverage" in r.stdout and (tmp_path / "report" / "report.json").is_file()
+    job = server.http.get("/v1/jobs", params={"limit": 1}).json()[0]
+    assert job["kind"] == "eval" and job["state"] == "done" and job["done"] == job["total"] > 0
+
+
+def test_direct_ingest_refuses_when_the_disk_is_too_small(tmp_path: Path) -> None:
+    faq = tmp_path / "faq.csv"
+    faq.write_text("id,question,answer\nok-1,How do I reset it?,Hold the button.\n", encoding="utf-8")
+    r = kb(tmp_path / "kb", "ingest", str(faq), KB_DISK_MARGIN_MB=str(10**12))
+    assert r.returncode == 9 and "not enough disk space under" in r.stderr and "Traceback" not in r.stderr
