@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from core.errors import BackendError
+from ingest.pii import PiiMasker
 
 NO_ANSWER = "NO_ANSWER"
 _CITE = re.compile(r"\[(\d{1,2})\]")
@@ -64,7 +65,9 @@ class Generator(Protocol):
 class OpenAIGenerator:
     """Chat completions through the ``openai`` client against any compatible base URL."""
 
-    def __init__(self, base_url: str, model: str, api_key: str | None, timeout_s: float) -> None:
+    def __init__(self, base_url: str, model: str, api_key: str | None, timeout_s: float,
+                 masker: PiiMasker | None = None) -> None:
+        self._masker = masker if masker is not None else PiiMasker()  # the question leaves us masked
         self._base_url = base_url
         self._model = model
         self._api_key = api_key or "not-needed"
@@ -84,7 +87,8 @@ class OpenAIGenerator:
 
         try:
             response = self._get().chat.completions.create(
-                model=self._model, messages=build_messages(question, passages, lang), temperature=0.0,
+                model=self._model, messages=build_messages(self._masker.mask(question).text, passages, lang),
+                temperature=0.0,
             )
         except (openai.APIError, openai.APITimeoutError, openai.APIConnectionError) as exc:
             raise BackendError(f"LLM at {self._base_url} failed: {exc}") from exc
@@ -96,7 +100,8 @@ class OpenAIGenerator:
 
         try:
             chunks = self._get().chat.completions.create(
-                model=self._model, messages=build_messages(question, passages, lang), temperature=0.0, stream=True,
+                model=self._model, messages=build_messages(self._masker.mask(question).text, passages, lang),
+                temperature=0.0, stream=True,
             )
             for chunk in chunks:
                 if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
