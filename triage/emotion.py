@@ -58,6 +58,9 @@ def zh_negativity(text: str) -> float:
     return float(1.0 - SnowNLP(text).sentiments)
 
 
+ZH_MEMO_SIZE = 20000
+
+
 class EmotionDetector:
     def __init__(self, classifier: TextClassifier | None = None, threshold: float | None = None,
                  positive: str = "angry") -> None:
@@ -65,12 +68,23 @@ class EmotionDetector:
         self.positive = positive
         meta_threshold = classifier.meta.get("threshold") if classifier else None
         self.threshold = float(threshold if threshold is not None else (meta_threshold or 0.6))
+        self._zh_seen: dict[str, float] = {}
+        """snownlp's score by text (~7 ms a question): repeated Chinese questions are not scored again."""
+
+    def _zh_negativity(self, text: str) -> float:
+        value = self._zh_seen.get(text)
+        if value is None:
+            value = zh_negativity(text)
+            if len(self._zh_seen) >= ZH_MEMO_SIZE:
+                self._zh_seen.pop(next(iter(self._zh_seen)), None)  # oldest first out
+            self._zh_seen[text] = value
+        return value
 
     def features(self, text: str, embedding: np.ndarray | None) -> dict[str, float]:
         lex = lexicon_score(text)
         out = {"lexicon": lex, "zh_negativity": 0.0, "classifier": 0.0}
         if _CJK.search(text):
-            out["zh_negativity"] = zh_negativity(text)
+            out["zh_negativity"] = self._zh_negativity(text)
         if self.classifier is not None and embedding is not None:
             proba = self.classifier.predict_proba([text], embedding[None, :])[0]
             out["classifier"] = float(proba[self.classifier.labels.index(self.positive)])

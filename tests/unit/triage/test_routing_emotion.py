@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.calibration import threshold_for_precision
-from api.classify import TextClassifier, read_labelled, train_text_classifier
-from api.emotion import EmotionDetector, lexicon_score
-from api.routing import ProfileRule, Router, RoutingConfig, load_routing_config
+from answering.calibration import threshold_for_precision
 from core.errors import BadInput
 from retrieval.embed import FakeEmbedder
+from triage.classifier import TextClassifier, read_labelled, train_text_classifier
+from triage.emotion import EmotionDetector, lexicon_score
+from triage.routing import ProfileRule, Router, RoutingConfig, load_routing_config
 
 EMB = FakeEmbedder(dim=32)
 TRAIN = [
@@ -101,3 +101,19 @@ def test_escalation_threshold_from_precision() -> None:
     scores = [0.95, 0.9, 0.8, 0.7, 0.2]
     angry = [True, True, True, False, False]
     assert threshold_for_precision(scores, angry, 0.91) == 0.8
+
+
+def test_snownlp_scores_a_repeated_chinese_question_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import triage.emotion as emotion
+
+    calls: list[str] = []
+
+    def counted(text: str) -> float:
+        calls.append(text)
+        return 0.5
+
+    monkeypatch.setattr(emotion, "zh_negativity", counted)
+    detector = emotion.EmotionDetector()
+    first = detector.detect("我的订单什么时候发货", None)
+    again = detector.detect("我的订单什么时候发货", None)
+    assert first == again and calls == ["我的订单什么时候发货"]
