@@ -32,13 +32,10 @@ log = logging.getLogger(__name__)
 
 async def _purge_every(service: KnowledgeBase, interval_s: int) -> None:
     """Asks, sessions and feedback past ``KB_RETENTION_DAYS`` are purged on this schedule (first run at start)."""
-    purge = getattr(service, "purge", None)
-    if purge is None:
-        log.warning("this knowledge base has no purge(): retention is not enforced by the server")
-        return
     while True:
         try:
-            await asyncio.to_thread(purge)
+            purged = await asyncio.to_thread(service.purge)
+            log.info("retention purge: %s", purged)
         except Exception:  # a failed purge is retried next time; the server keeps serving
             log.exception("retention purge failed")
         await asyncio.sleep(interval_s)

@@ -50,8 +50,11 @@ def serve(
     KB_HOME send their work to it (announced in KB_HOME/server.json, with a local admin credential)."""
     import uvicorn
 
+    from api.app import check_auth_binding
+
     config = settings(host=host, port=port, workers=workers)
     check_workers(config)
+    check_auth_binding(config)
     check_not_owned(config)
     os.environ["KB_HOME"] = str(config.home)
     os.environ["KB_HOST"] = config.host

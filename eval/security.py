@@ -213,7 +213,7 @@ def fuzz(h: Harness, cases: int, seed: int = 0) -> dict[str, Any]:
     from hypothesis.errors import Unsatisfiable
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", h.app)
-    operations = [r.ok() for r in schema.get_all_operations()]
+    operations = [r.ok() for r in schema.get_all_operations()]  # type: ignore[union-attr]
     modes = list(schemathesis.GenerationMode)
     per = max(1, cases // (len(operations) * len(modes)))
     tally = _Tally()
