@@ -47,13 +47,21 @@ class ProbabilityModel(BaseModel):
             import joblib
 
             self._estimator = joblib.load(io.BytesIO(base64.b64decode(self.blob or "")))
-        return np.asarray(self._estimator.predict_proba(x)[:, 1])
+        with _one_thread():
+            return np.asarray(self._estimator.predict_proba(x)[:, 1])
 
     def probability(self, row: Mapping[str, float]) -> float:
         if self.kind == "logistic":
             z = self.intercept + sum(c * float(row.get(n, 0.0)) for n, c in zip(self.features, self.coef, strict=True))
             return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
         return float(self.predict([row])[0])
+
+
+def _one_thread() -> Any:
+    """OpenMP threads of the gradient boosting fight the embedder and each other on small machines."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, c_value: float) -> tuple[np.ndarray, float]:
@@ -97,28 +105,35 @@ def fit_probability(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
     template = ProbabilityModel(features=tuple(features))
     x = template.matrix(rows)
     split = list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0).split(x, y))
-    oof_lr = np.zeros(len(y))
-    for train, test in split:
-        coef, icpt = _logistic(x[train], y[train], c_value)
-        oof_lr[test] = 1.0 / (1.0 + np.exp(-np.clip(x[test] @ coef + icpt, -60, 60)))
-    best_kind, best_oof, best_loss = "logistic", oof_lr, _log_loss(y, oof_lr)
+    best_kind, best_oof, best_loss, best_c = "logistic", np.zeros(len(y)), math.inf, c_value
+    # the regularisation strength by cross-validation too: with few labels and many signals, less is more
+    for c in sorted({c_value * 0.1, c_value, c_value * 10.0}):
+        oof_lr = np.zeros(len(y))
+        for train, test in split:
+            coef, icpt = _logistic(x[train], y[train], c)
+            oof_lr[test] = 1.0 / (1.0 + np.exp(-np.clip(x[test] @ coef + icpt, -60, 60)))
+        loss = _log_loss(y, oof_lr)
+        if loss < best_loss - 1e-9:
+            best_oof, best_loss, best_c = oof_lr, loss, c
     rare = int(np.bincount(y, minlength=2).min())
     if allow_boosted and len(y) >= MIN_BOOSTED and rare >= MIN_BOOSTED // 10:
         oof_b = np.zeros(len(y))
-        for train, test in split:
-            oof_b[test] = _boosted().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+        with _one_thread():
+            for train, test in split:
+                oof_b[test] = _boosted().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
         loss = _log_loss(y, oof_b)
         if loss < best_loss:
             best_kind, best_oof, best_loss = "boosted", oof_b, loss
     if best_kind == "logistic":
-        coef, icpt = _logistic(x, y, c_value)
+        coef, icpt = _logistic(x, y, best_c)
         model = ProbabilityModel(kind="logistic", features=tuple(features), coef=tuple(float(c) for c in coef),
                                  intercept=icpt, oof_log_loss=round(best_loss, 5))
     else:
         import joblib
 
         buf = io.BytesIO()
-        joblib.dump(_boosted().fit(x, y), buf, compress=3)
+        with _one_thread():
+            joblib.dump(_boosted().fit(x, y), buf, compress=3)
         model = ProbabilityModel(kind="boosted", features=tuple(features),
                                  blob=base64.b64encode(buf.getvalue()).decode(), oof_log_loss=round(best_loss, 5))
     return model, best_oof

@@ -1,0 +1,148 @@
+"""The new answer signals, segment thresholds, the probability models and the clarify decision: exact values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from answering.calibration import SIGNALS, Calibration, fit_calibration
+from answering.confidence import ProbabilityModel, fit_probability
+from answering.decision import decide
+from answering.segments import segment_keys, segment_thresholds, threshold_for
+from answering.signals import choices, signals, split_set_probability
+from core.models import SearchHit
+from retrieval.tokenize import Tokenizer, TokenizerConfig
+
+
+def hit(entry: str, score: float, source: str = "faq", category: str | None = None, **features: float) -> SearchHit:
+    return SearchHit(entry_id=entry, chunk_id=f"{entry}:q", kind="question", text=f"answer {entry}", score=score,
+                     question=f"question {entry}", answer=f"answer {entry}", source=source,
+                     metadata={"category": category}, features={"is_faq": 1.0, **features})
+
+
+def test_agreement_and_leads_between_the_two_rankings() -> None:
+    hits = [hit("a", 0.8, dense=0.90, in_dense=1, bm25_norm=0.6, in_bm25=1),
+            hit("b", 0.5, dense=0.85, in_dense=1, bm25_norm=1.0, in_bm25=1),
+            hit("c", 0.3, dense=0.70, in_dense=1)]
+    s = signals(hits, "how do I top up")
+    assert s["dense_lead"] == pytest.approx(0.05) and s["dense_first"] == 1.0
+    assert s["bm25_lead"] == pytest.approx(-0.4) and s["bm25_first"] == 0.0 and s["agree"] == 0.0
+    # when the top hit leads both rankings the two agree
+    agree = signals([hit("a", 0.8, dense=0.9, in_dense=1, bm25_norm=1.0, in_bm25=1), hits[2]], "q")
+    assert agree["agree"] == 1.0 and agree["bm25_lead"] == pytest.approx(1.0)
+
+
+def test_gap_structure_and_set_signals() -> None:
+    hits = [hit("a", 0.6, dense_q=0.8), hit("a", 0.55), hit("b", 0.58, dense_q=0.9), hit("c", 0.2), hit("d", 0.1)]
+    s = signals(hits, "q")
+    # the second hit of entry a is not a competitor: distinct entries are a 0.6, b 0.58, c 0.2, d 0.1
+    assert (s["top"], s["second"], s["third"]) == (0.6, 0.58, 0.2)
+    assert s["margin"] == pytest.approx(0.02) and s["gap23"] == pytest.approx(0.38)
+    assert s["share5"] == pytest.approx(0.6 / 1.48) and s["n_close"] == 1.0
+    assert s["set_sum"] == pytest.approx(1.38) and s["set_drop"] == pytest.approx(0.1)
+    assert s["set_dense"] == 0.9
+    assert [h.entry_id for h in choices(hits)] == ["a", "b", "c"]
+
+
+def test_question_signals_length_language_and_seeking() -> None:
+    assert signals([], "reset my card pin")["q_len"] == pytest.approx(math.log1p(4))
+    zh = signals([], "退货多久到账")
+    assert zh["is_zh"] == 1.0 and zh["q_len"] == pytest.approx(math.log1p(6))
+    assert signals([], "q")["seeking"] == 1.0 and signals([], "q", seeking=0.25)["seeking"] == 0.25
+
+
+def test_choice_probabilities_share_the_rest_of_the_set_probability() -> None:
+    assert split_set_probability(0.5, 0.9, [0.6, 0.3, 0.1]) == pytest.approx([0.5, 0.3, 0.1])
+    assert split_set_probability(0.7, 0.6, [0.6, 0.2]) == pytest.approx([0.7, 0.0])  # never below P(top)
+    assert split_set_probability(0.5, 0.9, []) == []
+
+
+def test_segment_with_enough_labels_gets_its_own_threshold_and_a_small_one_falls_back() -> None:
+    # segment "x": 100 questions, reliable (right above 0.5); segment "y": 100 questions, right only above 0.8;
+    # segment "z": 5 questions (too few, falls back to the global threshold)
+    scores, correct, segs = [], [], []
+    for i in range(100):
+        v = i / 100
+        scores += [v, v]
+        correct += [v >= 0.5, v >= 0.8]
+        segs += [("source:x", "lang:en"), ("source:y", "lang:en")]
+    scores += [0.95, 0.9, 0.6, 0.55, 0.3]
+    correct += [True, True, False, False, False]
+    segs += [("source:z", "lang:zh")] * 5
+    w = [1.0] * len(scores)
+    th = segment_thresholds(scores, correct, w, segs, target=0.9, min_segment=80)
+    # x: from 0.45 up, 50 right of 55 (0.909); from 0.44, 50 of 56 (0.893). y: from 0.78, 20 of 22 (0.909)
+    assert th["source:x"] == 0.45 and th["source:y"] == 0.78
+    assert "source:z" not in th and "lang:zh" not in th
+    assert "lang:en" in th
+    assert threshold_for(th, ("source:x", "lang:en"), 0.7) == 0.45
+    assert threshold_for(th, ("source:z", "lang:zh"), 0.7) == 0.7  # too few labels: the global one
+
+
+def test_segment_keys_most_specific_first() -> None:
+    assert segment_keys("退货", [hit("a", 0.9, source="faq.jsonl", category="returns")]) == (
+        "category:returns", "source:faq.jsonl", "lang:zh")
+    assert segment_keys("refund", []) == ("lang:en",)
+
+
+def test_fit_calibration_uses_segment_thresholds() -> None:
+    rng = np.random.default_rng(0)
+    rows, correct, segs = [], [], []
+    for i in range(400):
+        good_segment = i % 2 == 0
+        top = float(rng.uniform())
+        right = bool(rng.uniform() < (top if good_segment else top * 0.5))
+        rows.append({**dict.fromkeys(SIGNALS, 0.0), "top": top})
+        correct.append(right)
+        segs.append(("source:good",) if good_segment else ("source:bad",))
+    cal = fit_calibration(rows, correct, 0.9, segments=segs, min_segment=80, allow_boosted=False)
+    assert cal.segment_thresholds["source:bad"] > cal.segment_thresholds["source:good"]
+    assert cal.threshold(("source:good",)) == cal.segment_thresholds["source:good"]
+    assert cal.threshold(("source:other",)) == cal.answer_threshold
+
+
+def test_logistic_with_few_labels_boosted_when_interactions_matter() -> None:
+    rng = np.random.default_rng(1)
+    n = 1200
+    a, b = rng.uniform(size=n), rng.uniform(size=n)
+    y = (a > 0.5) ^ (b > 0.5)  # an interaction no linear model can use
+    rows = [{"x": float(u), "z": float(v)} for u, v in zip(a, b, strict=True)]
+    few, few_oof = fit_probability(rows[:60], y[:60].tolist(), ("x", "z"))
+    assert few.kind == "logistic" and len(few_oof) == 60
+    model, oof = fit_probability(rows, y.tolist(), ("x", "z"))
+    assert model.kind == "boosted"
+    assert float(np.mean((oof >= 0.5) == y)) > 0.9
+    # JSON round trip keeps the fitted estimator
+    again = ProbabilityModel.model_validate_json(model.model_dump_json())
+    assert again.probability({"x": 0.9, "z": 0.1}) > 0.8 > 0.2 > again.probability({"x": 0.9, "z": 0.9})
+
+
+def test_clarify_offers_the_choices_with_probabilities() -> None:
+    tok = Tokenizer(TokenizerConfig())
+    names = ("top",)
+    cal = Calibration(answer_model=ProbabilityModel(features=names, coef=(10.0,), intercept=-8.0),
+                      set_model=ProbabilityModel(features=("set_sum",), coef=(10.0,), intercept=-5.0),
+                      answer_threshold=0.9, clarify_threshold=0.8)
+    hits = [hit("a", 0.6), hit("b", 0.4), hit("c", 0.2), hit("d", 0.05)]
+    answer, decision, confidence, cites, related = decide("q", hits, cal, 0.5, tok)
+    p_top = 1 / (1 + math.exp(-(10 * 0.6 - 8)))
+    p_set = 1 / (1 + math.exp(-(10 * 1.2 - 5)))
+    assert (answer, decision, cites) == (None, "clarify", [])
+    assert confidence == pytest.approx(p_top)
+    assert [r.entry_id for r in related] == ["a", "b", "c"]
+    assert [r.probability for r in related] == pytest.approx(
+        [round(p_top, 4), round((p_set - p_top) * 0.4 / 0.6, 4), round((p_set - p_top) * 0.2 / 0.6, 4)], abs=1e-4)
+    # a set the model doubts is handed off
+    low = [hit("a", 0.3), hit("b", 0.05), hit("c", 0.01)]
+    assert decide("q", low, cal, 0.5, tok)[1] == "handoff"
+    # a confident top is answered
+    assert decide("q", [hit("a", 1.2), hit("b", 0.1)], cal, 0.5, tok)[1] == "answer"
+
+
+def test_legacy_calibration_still_loads() -> None:
+    legacy = {"coef": [1.0] + [0.0] * 8, "intercept": 0.5, "answer_threshold": 0.7}
+    cal = Calibration.model_validate(legacy)
+    assert cal.answer_model.features[0] == "top" and cal.set_model is None
+    assert cal.confidence({**dict.fromkeys(SIGNALS, 0.0), "top": 1.0}) == pytest.approx(1 / (1 + math.exp(-1.5)))
