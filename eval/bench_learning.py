@@ -53,6 +53,7 @@ apply_offline_env()
 
 from answering.calibration import signals  # noqa: E402
 from answering.records import Question  # noqa: E402
+from core.caller import Caller, Role  # noqa: E402
 from core.models import KnowledgeEntry  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from eval.bench_answering import curve_points  # noqa: E402
@@ -153,7 +154,7 @@ class Bench:
         gold = self.gold(intent)
         if r.decision == "answer" and top in gold:
             if rng.random() < p_helpful:
-                self._feedback(n, r.request_id, True, None)
+                self._feedback(n, r.request_id, True, None, CUSTOMERS)
                 return 1
             return 0
         if r.decision == "answer" and rng.random() >= p_complain:
@@ -161,11 +162,11 @@ class Bench:
             return 0
         # handed off (or answered wrongly and reported): an agent takes it
         if gold:
-            self._feedback(n, r.request_id, False, sorted(gold)[0])
+            self._feedback(n, r.request_id, False, sorted(gold)[0], agent_of(n))
             return 1
         if intent in self.missing:
             res = self.kb.resolve(Resolution(resolution_id=f"r{n}", request_id=r.request_id,
-                                                    answer=answer_for(intent), agent=f"agent-{n % 7}"))
+                                             answer=answer_for(intent), agent=f"agent-{n % 7}"), agent_of(n))
             self.counts[f"resolution_{res.outcome}"] += 1
             for k, v in res.rejected.items():
                 self.counts[k] += v
@@ -173,19 +174,28 @@ class Bench:
                 self.cand_intents.setdefault(res.candidate_id, Counter())[intent] += 1
             return 1
         if r.decision == "answer":  # out of scope, answered, reported: a thumbs-down, nothing to learn
-            self._feedback(n, r.request_id, False, None)
+            self._feedback(n, r.request_id, False, None, CUSTOMERS)
             return 1
         return 0
 
-    def _feedback(self, n: int, request_id: str, helpful: bool, entry_id: str | None) -> None:
+    def _feedback(self, n: int, request_id: str, helpful: bool, entry_id: str | None, caller: Caller) -> None:
         out = self.kb.feedback(Feedback(feedback_id=f"f{n}", request_id=request_id, helpful=helpful,
-                                               entry_id=entry_id))
+                                        entry_id=entry_id), caller)
         for part in out.outcome.split("; "):
             key = "phrasing" if part.startswith("learned phrasing") else "demoted" if part.startswith(
                 "demoted") else part
             self.counts[f"feedback_{key}"] += 1
             if key.startswith("rejected_"):
                 self.counts[key] += 1
+
+
+CUSTOMERS = Caller(key_id="chatbot", name="chatbot", role=Role.chatbot)
+"""Customers vote through the one chatbot integration: one caller, however many votes."""
+
+
+def agent_of(n: int) -> Caller:
+    """Seven agents, each with their own key (learning counts distinct callers)."""
+    return Caller(key_id=f"agent-{n % 7}", name=f"agent-{n % 7}", role=Role.agent)
 
 
 def load_clinc(n_missing: int, phrasings: int, seed: int) -> tuple[list[KnowledgeEntry], set[str], set[str],

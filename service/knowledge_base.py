@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -124,7 +125,10 @@ class KnowledgeBase:
                                                settings.answer_cache_ttl_s)
         self.ask_log = AskLogWriter(store, settings.ask_log_flush_rows, settings.ask_log_flush_ms)
         self.answerer.cache = self.answer_cache
-        self.answerer.generation = lambda: self.curator.generation
+        self._sync_lock = threading.Lock()
+        self._synced_generation: Any = self.curator.generation
+        self._stored_data = (store.meta.get(MetaKey.fusion), store.meta.get(MetaKey.calibration))
+        self.answerer.generation = lambda: self._synced_generation
         self.answerer.ask_log = self.ask_log.log
         self.ask_observers: list[Callable[[AskResult], None]] = []
         """Called with every answer (the API's metrics)."""
@@ -258,9 +262,23 @@ class KnowledgeBase:
         self.curator.bump()
 
     def _sync(self) -> None:
-        """Pick up what another process changed (calibration, fusion, demotions) without a restart."""
-        if self.curator.poll():
-            self.searcher.fusion, self.answerer.calibration = _stored_models(self.store)
+        """Pick up what another process changed (calibration, fusion, demotions) without a restart.
+
+        The generation the answer cache keys on is published only after the models of that generation are
+        loaded, and the models are reloaded only when their stored data changed (a calibration set in
+        memory for a what-if evaluation survives an edit or an ingest)."""
+        self.curator.poll()
+        generation = self.curator.generation
+        if generation == self._synced_generation:
+            return
+        with self._sync_lock:
+            if generation == self._synced_generation:
+                return
+            stored = (self.store.meta.get(MetaKey.fusion), self.store.meta.get(MetaKey.calibration))
+            if stored != self._stored_data:
+                self.searcher.fusion, self.answerer.calibration = _stored_models(self.store)
+                self._stored_data = stored
+            self._synced_generation = generation
 
     def train_router(self, path: Path, text_field: str, label_field: str,
                      progress: ProgressFactory | None = None) -> TextClassifier:

@@ -12,17 +12,18 @@ by default, Postgres by ``KB_DATABASE_URL``). The vector index is derived data: 
 Opening a ``Store`` upgrades the schema to the newest Alembic revision (``migrations/``), on SQLite and Postgres
 alike. SQLite runs in WAL mode with a busy timeout (``database.py``), so a long write never stalls readers.
 
-Adding a table (e.g. API keys):
+Adding a table (as ``keys.py`` and ``jobs.py`` did):
 
 1. ``core/store/<name>.py``: the rows on the same ``Base`` (``from .tables import Base``) and a repository
    class taking the ``Database`` (``def __init__(self, db: Database)``; one ``with self._db.session() as s,
    s.begin():`` per write). Rows stay inside the store or are turned into records; rules live in the domain.
-2. Import the module in ``core/store/tables.py``'s ``load_all()`` list so Alembic sees the rows, and add the
-   repository to ``Store.__init__`` (``self.keys = KeyRepository(self.db)``).
-3. An Alembic revision in ``core/store/migrations/versions/`` whose ``down_revision`` is the current head
-   (write it by hand after the existing ones, or ``alembic revision --autogenerate`` with
-   ``core/store/migrations/alembic.ini``); ``tests/unit/core/test_migrations.py`` checks that the revisions
-   produce exactly the tables of ``Base`` on SQLite and Postgres.
+   ``tables.load_all()`` imports every module of this package, so Alembic sees the new rows.
+2. Add the repository to ``Store.__init__`` (``self.keys = KeyRepository(self.db)``).
+3. An Alembic revision ``migrations/versions/NNNN_<what>.py`` whose ``down_revision`` is the current head (the
+   highest number; copy the shape of ``0002_api_keys.py``, or run ``alembic -c core/store/migrations/alembic.ini
+   revision --autogenerate -m "..."`` against a scratch database at head). Only add, never edit, a revision
+   that has shipped. ``tests/unit/core/test_migrations.py`` checks there is one head and that the revisions give
+   exactly the tables of ``Base``, on SQLite and on Postgres (``KB_TEST_DATABASE_URL``).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from .database import Database
 from .tables import AskRow, CandidateRow, DemotionRow, FeedbackRow, ResolutionRow, now
@@ -18,6 +19,18 @@ class LearningRepository:
     def get_feedback(self, feedback_id: str) -> FeedbackRow | None:
         with self._db.session() as s:
             return s.get(FeedbackRow, feedback_id)
+
+    def feedback_for_request(self, request_id: str) -> FeedbackRow | None:
+        """The first vote recorded on this request, if any."""
+        with self._db.session() as s:
+            q = select(FeedbackRow).where(FeedbackRow.request_id == request_id).order_by(FeedbackRow.created_at)
+            return s.scalars(q.limit(1)).first()
+
+    def purge_feedback(self, before: dt.datetime) -> int:
+        """Delete feedback recorded before ``before``; how many."""
+        with self._db.session() as s, s.begin():
+            result = s.execute(delete(FeedbackRow).where(FeedbackRow.created_at < before))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def add_feedback(self, row: FeedbackRow) -> None:
         with self._db.session() as s, s.begin():

@@ -1,8 +1,8 @@
 """Schema upgrades of the system of record: Alembic to head when a ``Store`` opens, SQLite and Postgres alike.
 
 A database created before Alembic (tables present, no ``alembic_version``) is adopted by the first revision,
-which creates what is missing and adds missing columns. Concurrent openers on Postgres take an advisory lock,
-so two processes starting at once do not both create the tables."""
+which creates what is missing and adds missing columns. Concurrent openers take a lock first (an advisory lock
+on Postgres, the write lock on SQLite), so two processes starting at once do not both create the tables."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+        elif conn.dialect.name == "sqlite":  # the write lock first: a second opener waits, then finds it done
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         cfg = config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

@@ -129,6 +129,7 @@ class ResolutionRow(Base):
     candidate_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     outcome: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    caller_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class EntryVersionRow(Base):
@@ -169,6 +170,8 @@ class AskRow(Base):
     confidence: Mapped[float] = mapped_column()
     top_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
+    # entry ids the answer cited or offered (related choices): what a chatbot's vote may confirm
+    offered: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=list)
 
 
 class FeedbackRow(Base):
@@ -180,8 +183,10 @@ class FeedbackRow(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     user: Mapped[str | None] = mapped_column(String(200), nullable=True)
     outcome: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
     answered_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    caller_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """Who voted (the API key id): learning counts distinct callers, not distinct feedback ids."""
 
 
 class SessionRow(Base):
@@ -190,7 +195,7 @@ class SessionRow(Base):
     __tablename__ = "sessions"
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_question: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
 
 
 def entry_of(row: EntryRow) -> KnowledgeEntry:

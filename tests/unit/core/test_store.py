@@ -4,8 +4,8 @@ exactly, a source is replaced atomically, versions are numbered per entry."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
