@@ -74,7 +74,9 @@ def ask(
     for c in response.citations:
         typer.echo(f"  [{c.entry_id or c.doc_id}] {c.source}")
     for r in response.related:
-        typer.echo(f"  related: {r.question} ({r.entry_id or r.doc_id})")
+        chance = f"  p={r.probability:.2f}" if r.probability is not None else ""
+        typer.echo(f"  {'choice' if response.decision == 'clarify' else 'related'}: {r.question} "
+                   f"({r.entry_id or r.doc_id}){chance}")
 
 
 @app.command()
