@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import platform
 import tempfile
 import time
@@ -215,19 +216,23 @@ def fuzz(h: Harness, cases: int, seed: int = 0) -> dict[str, Any]:
     schema = schemathesis.openapi.from_asgi("/openapi.json", h.app)
     operations = [r.ok() for r in schema.get_all_operations()]  # type: ignore[union-attr]
     modes = list(schemathesis.GenerationMode)
-    per = max(1, cases // (len(operations) * len(modes)))
     tally = _Tally()
     auth = {"Authorization": f"Bearer {h.keys['admin']}"}
-
-    for operation in operations:
-        for mode in modes:
-            one = _case_runner(tally, f"{operation.label} [{mode.value}]", auth)
-            one = settings(max_examples=per, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-                           phases=[Phase.generate])(given(case=operation.as_strategy(generation_mode=mode))(one))
-            try:
-                hyp_seed(seed)(one)()
-            except Unsatisfiable:  # nothing invalid to send (e.g. negative cases of a route without inputs)
-                continue
+    per = 0
+    for round_ in range(5):  # hypothesis may generate fewer cases than asked (small input spaces): top up
+        if tally.cases >= cases:
+            break
+        per = max(1, math.ceil((cases - tally.cases) / (len(operations) * len(modes))))
+        for operation in operations:
+            for mode in modes:
+                one = _case_runner(tally, f"{operation.label} [{mode.value}]", auth)
+                one = settings(max_examples=per, deadline=None, database=None,
+                               suppress_health_check=list(HealthCheck), phases=[Phase.generate])(
+                    given(case=operation.as_strategy(generation_mode=mode))(one))
+                try:
+                    hyp_seed(seed + round_)(one)()
+                except Unsatisfiable:  # nothing invalid to send (e.g. negative cases of a route without inputs)
+                    continue
     return {"cases": tally.cases, "status_5xx": tally.status_5xx, "non_json_errors": tally.non_json_errors,
             "operations": len(operations), "per_operation_and_mode": per,
             "statuses": dict(sorted(tally.statuses.items())), "samples": tally.samples}

@@ -191,3 +191,16 @@ def test_auth_is_on_by_default(tmp_path: Path, fake_kb: Any) -> None:
     with TestClient(create_app(fake_kb.settings, kb=fake_kb)) as client:
         assert client.post("/v1/ask", json={"question": "hi"}).status_code == 401
         assert client.get("/healthz").status_code == 200
+
+
+def test_a_session_belongs_to_the_key_that_made_it() -> None:
+    from api.mappers import SourceNames, question_of
+    from api.schemas import AskRequest
+    from tests.api_client import caller_of
+
+    body = AskRequest(question="and for international orders?", session_id="s-1")
+    names = SourceNames(Path.cwd())
+    mine = question_of(body, names, caller_of(Role.chatbot, "key-a")).session_id
+    theirs = question_of(body, names, caller_of(Role.chatbot, "key-b")).session_id
+    assert (mine, theirs) == ("key-a:s-1", "key-b:s-1")
+    assert question_of(AskRequest(question="hi"), names, caller_of()).session_id is None
