@@ -166,3 +166,29 @@ def test_one_json_access_line_per_request(kb: KnowledgeBase, caplog: pytest.LogC
     line = lines[0]
     assert (line["request_id"], line["route"], line["status"], line["method"]) == ("abc-123", "/v1/ask", 200, "POST")
     assert "caller" in line and line["duration_ms"] > 0  # the caller's key id (None here: auth is overridden)
+
+
+def _never_answers() -> object:
+    from answering.calibration import SIGNALS, Calibration
+
+    return Calibration.model_validate({"coef": tuple(0.0 for _ in SIGNALS), "intercept": -50.0,
+                                       "answer_threshold": 0.5})
+
+
+def test_a_calibration_stored_by_another_process_is_used_and_not_served_stale(kb: KnowledgeBase) -> None:
+    from core.meta_keys import MetaKey
+
+    assert ask(kb, "Do you ship to Canada?")[0] == "Yes, international shipping takes 7-14 days."
+    other = Store(kb.settings.database())
+    other.meta.set(MetaKey.calibration, _never_answers().model_dump())  # type: ignore[attr-defined]
+    other.meta.set(MetaKey.generation, {"at": 7})
+    other.close()
+    kb.curator.demotions._checked = 0.0  # the once-a-second poll is due
+    assert kb.ask(Question(question="Do you ship to Canada?")).decision != "answer"
+
+
+def test_a_calibration_set_in_memory_survives_an_ingest(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.calibration = _never_answers()  # type: ignore[assignment]
+    assert kb.ask(Question(question="Do you ship to Canada?")).decision != "answer"
+    kb.ingest([write_faq(tmp_path / "more.jsonl", [{"id": "x", "question": "Is there an app?", "answer": "Yes."}])])
+    assert kb.ask(Question(question="Do you ship to Canada?")).decision != "answer"
