@@ -12,7 +12,8 @@ Series (labels of low cardinality only: route template, method, status, stage, d
 - ``supportkb_embed_batches_total``, ``supportkb_embed_batched_texts_total`` (micro-batching)
 - ``supportkb_index_points``, ``supportkb_ask_log_pending``, ``supportkb_ask_log_written_total``,
   ``supportkb_ask_log_dropped_total``
-- ``supportkb_job_queue_depth``: a gauge the job runner sets (``app.state.metrics.job_queue.set(n)``)
+- ``supportkb_jobs{state}``: jobs queued and running, read from the record at scrape time (every replica
+  reports the same queue)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Security
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,6 +77,13 @@ class _KnowledgeBaseCollector(Collector):
                                   value=kb.ask_log.written)
         yield CounterMetricFamily("supportkb_ask_log_dropped", "Asks the writer could not write.",
                                   value=kb.ask_log.dropped)
+        jobs = getattr(kb.store, "jobs", None)
+        if jobs is not None:
+            family = GaugeMetricFamily("supportkb_jobs", "Jobs by state (queued, running).", labels=["state"])
+            rows = jobs.with_state("queued", "running")
+            for state in ("queued", "running"):
+                family.add_metric([state], sum(1 for r in rows if r.state == state))
+            yield family
 
 
 class Metrics:
@@ -90,7 +98,6 @@ class Metrics:
         self.stages = Histogram("supportkb_stage_duration_seconds", "Time per stage of an answer.", ["stage"],
                                 buckets=STAGE_BUCKETS, registry=self.registry)
         self.decisions = Counter("supportkb_decisions", "Answers by decision.", ["decision"], registry=self.registry)
-        self.job_queue = Gauge("supportkb_job_queue_depth", "Jobs waiting or running.", registry=self.registry)
         self.registry.register(_KnowledgeBaseCollector(holder))
 
     def observe_ask(self, result: AskResult) -> None:

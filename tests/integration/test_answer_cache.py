@@ -138,7 +138,8 @@ def test_metrics_expose_the_named_series(kb: KnowledgeBase) -> None:
                    'supportkb_stage_duration_seconds_count{stage="cache"} 3.0',
                    'supportkb_stage_duration_seconds_count{stage="triage"} 3.0',
                    'supportkb_stage_duration_seconds_count{stage="log"} 3.0',
-                   "supportkb_job_queue_depth 0.0", "supportkb_ask_log_pending", "supportkb_embed_batches_total",
+                   'supportkb_jobs{state="queued"} 0.0', 'supportkb_jobs{state="running"} 0.0',
+                   "supportkb_ask_log_pending", "supportkb_embed_batches_total",
                    "supportkb_query_embedding_cache_lookups_total"):
         assert series in text, series
 
