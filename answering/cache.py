@@ -189,10 +189,15 @@ class AnswerCache:
         self.backend.clear()
 
 
-def build_answer_cache(size: int, redis_url: str | None, ttl_s: int = 86400) -> AnswerCache | None:
-    """The configured cache: none when ``size`` is 0, Redis when a URL is given, else in-process."""
+def build_answer_cache(size: int, redis_url: str | None, ttl_s: int = 86400,
+                       namespace: str = "") -> AnswerCache | None:
+    """The configured cache: none when ``size`` is 0, Redis when a URL is given, else in-process.
+
+    ``namespace`` names the knowledge base in Redis keys (replicas of one knowledge base share it; two
+    knowledge bases on one Redis never read each other's answers)."""
     if redis_url:
-        backend = RedisBackend(redis_url, ttl_s)
+        ns = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:16]
+        backend = RedisBackend(redis_url, ttl_s, prefix=f"supportkb:answer:{ns}:")
         backend.ping()
         return AnswerCache(backend)
     if size <= 0:

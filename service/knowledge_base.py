@@ -122,7 +122,8 @@ class KnowledgeBase:
             generator=generator,
         )
         self.answer_cache = build_answer_cache(settings.answer_cache_size, _secret(settings.redis_url),
-                                               settings.answer_cache_ttl_s)
+                                               settings.answer_cache_ttl_s,
+                                               namespace=f"{settings.database()}|{settings.collection}")
         self.ask_log = AskLogWriter(store, settings.ask_log_flush_rows, settings.ask_log_flush_ms)
         self.answerer.cache = self.answer_cache
         self._sync_lock = threading.Lock()

@@ -193,3 +193,24 @@ def test_a_calibration_set_in_memory_survives_an_ingest(kb: KnowledgeBase, tmp_p
     assert kb.ask(Question(question="Do you ship to Canada?")).decision != "answer"
     kb.ingest([write_faq(tmp_path / "more.jsonl", [{"id": "x", "question": "Is there an app?", "answer": "Yes."}])])
     assert kb.ask(Question(question="Do you ship to Canada?")).decision != "answer"
+
+
+def test_the_shared_redis_cache_through_the_knowledge_base(tmp_path: Path) -> None:
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2).ping()
+    except (redis.RedisError, OSError) as exc:
+        pytest.skip(f"no Redis answers at {url} ({exc}); start one to run the shared-cache test")
+    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", redis_url=url))  # type: ignore[arg-type]
+    try:
+        assert kb.answer_cache is not None and kb.answer_cache.backend.name == "redis"
+        kb.ingest([write_faq(tmp_path / "faq.jsonl", FAQ)])
+        assert ask(kb, "Do you ship to Canada?")[0] == "Yes, international shipping takes 7-14 days."
+        assert ask(kb, "Do you ship to Canada?")[0] == "Yes, international shipping takes 7-14 days."
+        assert (kb.answer_cache.stats.hits, kb.answer_cache.stats.lookups) == (1, 2)
+        kb.curator.act_on_entry("ship", "edit", "editor", answer="Yes, in 3-5 days.")
+        assert ask(kb, "Do you ship to Canada?")[0] == "Yes, in 3-5 days."
+    finally:
+        kb.close()
