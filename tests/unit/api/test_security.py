@@ -204,3 +204,59 @@ def test_a_session_belongs_to_the_key_that_made_it() -> None:
     theirs = question_of(body, names, caller_of(Role.chatbot, "key-b")).session_id
     assert (mine, theirs) == ("key-a:s-1", "key-b:s-1")
     assert question_of(AskRequest(question="hi"), names, caller_of()).session_id is None
+
+
+def test_unknown_routes_methods_and_broken_json_get_json_errors(h: Harness) -> None:
+    bot = _auth(h.keys["chatbot"])
+    r = h.client.get("/nope")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = h.client.put("/v1/ask", json={"question": "hi"}, headers=bot)
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+    r = h.client.post("/v1/ask", content=b'{"question": ', headers={**bot, "content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"] == "bad_input"
+    assert "Traceback" not in r.text
+
+
+def test_rate_limits_are_shared_through_redis(tmp_path: Path) -> None:
+    import uuid
+
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    from api.ratelimit import RateLimiter
+    from core.errors import RateLimited
+    from tests.api_client import caller_of
+
+    uri = "redis://127.0.0.1:6379/15"
+    replicas = [RateLimiter({"chatbot": "3/minute"}, uri) for _ in range(2)]
+    caller = caller_of(Role.chatbot, f"k{uuid.uuid4().hex[:8]}")
+    replicas[0].check(caller)
+    replicas[1].check(caller)
+    replicas[0].check(caller)
+    with pytest.raises(RateLimited) as err:
+        replicas[1].check(caller)
+    assert 1 <= err.value.retry_after_s <= 60
+
+
+def test_kb_keys_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setenv("KB_HOME", str(tmp_path / "kb"))
+    runner = CliRunner()
+    made = runner.invoke(app, ["keys", "create", "web", "--role", "chatbot", "--expires", "30d", "--json"])
+    assert made.exit_code == 0, made.output
+    created = json.loads(made.stdout)
+    key_id, secret = created["key"]["id"], created["secret"]
+    assert secret.startswith(f"skb_{key_id}_") and created["key"]["expires_at"]
+    listed = runner.invoke(app, ["keys", "list"])
+    assert listed.exit_code == 0 and key_id in listed.stdout and "chatbot" in listed.stdout
+    assert secret not in listed.stdout and secret.split("_")[-1] not in listed.stdout
+    assert runner.invoke(app, ["keys", "revoke", "web"]).exit_code == 0
+    assert "revoked" in runner.invoke(app, ["keys", "list"]).stdout
+    assert runner.invoke(app, ["keys", "create", "x", "--role", "root"]).exit_code != 0
