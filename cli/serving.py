@@ -60,4 +60,4 @@ def serve(
     os.environ["KB_HOST"] = config.host
     os.environ["KB_PORT"] = str(config.port)
     uvicorn.run("api.asgi:app_factory", factory=True, host=config.host, port=config.port,
-                workers=config.workers, log_level="info")
+                workers=config.workers, log_level="info", access_log=False)  # api/metrics.py logs each request as JSON
