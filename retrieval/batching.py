@@ -26,6 +26,9 @@ from retrieval.embed import Embedder
 
 log = logging.getLogger(__name__)
 
+BULK = 64
+"""Calls with more texts than this bypass the query-embedding LRU."""
+
 BatchObserver = Callable[[int, float], None]
 """Called after each batch with (texts in the batch, seconds it took): the metrics hook."""
 
@@ -84,7 +87,7 @@ class BatchingEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._closed:
+        if self._closed or len(texts) > self.max_batch:  # bulk work (training, calibration) is a batch already
             return self.inner.embed_queries(texts)
         self._start()
         request = _Request(list(texts))
@@ -203,6 +206,8 @@ class EmbeddingLRU:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) > BULK:  # training and evaluation sets would push the live questions out
+            return self.inner.embed_queries(texts)
         found: dict[str, np.ndarray] = {}
         with self._lock:
             for t in texts:

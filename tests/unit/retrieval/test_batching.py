@@ -61,7 +61,7 @@ def test_each_caller_gets_its_own_vectors_and_callers_are_batched() -> None:
 
 
 def test_multi_text_requests_keep_their_rows_in_order() -> None:
-    batcher = BatchingEmbedder(Recording(delay_s=0.0), max_batch=4, max_wait_ms=1, workers=2)
+    batcher = BatchingEmbedder(Recording(delay_s=0.0), max_batch=16, max_wait_ms=1, workers=2)
     try:
         out = batcher.embed_queries(TEXTS[:10])
     finally:
@@ -133,3 +133,13 @@ def test_a_lone_caller_does_not_wait_for_company() -> None:
         assert time.perf_counter() - started < 1.0  # not 3 x 2 s
     finally:
         batcher.close()
+
+
+def test_bulk_calls_bypass_the_queue_and_the_lru() -> None:
+    inner = Recording(delay_s=0.0)
+    lru = EmbeddingLRU(BatchingEmbedder(inner, max_batch=4, workers=1), size=1000)
+    texts = [f"training text {i}" for i in range(100)]
+    out = lru.embed_queries(texts)
+    np.testing.assert_allclose(out, FakeEmbedder().embed_queries(texts), atol=1e-6)
+    assert inner.calls == [texts] and lru.lookups == 0  # one direct call, nothing cached
+    lru.close()
