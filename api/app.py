@@ -26,8 +26,16 @@ from .mappers import SourceNames
 from .middleware import RequestGuard
 from .ratelimit import RateLimiter
 from .routers import ask, jobs, learning, ops, review
+from .schemas import ErrorBody
 
 log = logging.getLogger(__name__)
+
+ERRORS = {
+    401: "No API key, or an unknown, expired or revoked one.", 403: "The key's role may not call this.",
+    413: "The request body is too large.", 422: "The request does not fit the schema.",
+    429: "The key's rate limit is exceeded (see Retry-After).", 500: "Unexpected error (only the request id).",
+    503: "Not ready, busy database or unavailable backend (see Retry-After).",
+}
 
 
 async def _purge_every(service: KnowledgeBase, interval_s: int) -> None:
@@ -90,6 +98,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
         title="supportkb", version="0.1.0", lifespan=lifespan,
         description="Answers customers from a bilingual knowledge base, with citations, or hands off. "
                     "Every /v1 route needs an API key: `Authorization: Bearer skb_...` (`kb keys create`).",
+        responses={status: {"model": ErrorBody, "description": text} for status, text in ERRORS.items()},
         openapi_url="/openapi.json" if settings.docs else None,
         docs_url="/docs" if settings.docs else None, redoc_url="/redoc" if settings.docs else None,
     )
