@@ -27,7 +27,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(service: Service, request: Request) -> dict[str, object]:
-    free = check_free_floor(request.app.state.settings)  # 503 with the reason when the disk under KB_HOME is nearly full
+    free = check_free_floor(request.app.state.settings)  # 503, saying why, when the disk is nearly full
     service.ready()
     return {"status": "ready", "index_points": service.index.count(), "free_bytes": free}
 

@@ -155,9 +155,9 @@ def test_review_and_calibrate_through_the_server(server: Server, tmp_path: Path)
 
 
 def test_a_failed_job_and_its_message(server: Server) -> None:
-    r = server.http.post("/v1/ingest", data={"paths": json.dumps(["/nonexistent/faq.csv"])})
-    assert r.status_code == 202
-    job = server.wait(r.json()["id"])
+    posted = server.http.post("/v1/ingest", data={"paths": json.dumps(["/nonexistent/faq.csv"])})
+    assert posted.status_code == 202
+    job = server.wait(posted.json()["id"])
     assert job["state"] == "failed" and job["error_code"] == "bad_input"
     assert "no such file or folder: /nonexistent/faq.csv" in job["error"]
     r = kb(server.home, "ingest", str(SAMPLE / "faq.jsonl"), "--tickets", "--map", "text=no_such_column")
@@ -166,8 +166,7 @@ def test_a_failed_job_and_its_message(server: Server) -> None:
 
 def test_progress_cancel_and_readers_during_a_job(server: Server, tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "bulk")
-    r = server.http.post("/v1/ingest", data={"paths": json.dumps([str(corpus)])})
-    job_id = r.json()["id"]
+    job_id = server.http.post("/v1/ingest", data={"paths": json.dumps([str(corpus)])}).json()["id"]
     seen: list[dict[str, Any]] = []
     asks = []
     deadline = time.time() + 120
@@ -179,8 +178,7 @@ def test_progress_cancel_and_readers_during_a_job(server: Server, tmp_path: Path
             break
         time.sleep(0.05)
     assert set(asks) == {200}  # readers keep answering during the job
-    r = server.http.delete(f"/v1/jobs/{job_id}")
-    assert r.status_code == 200
+    assert server.http.delete(f"/v1/jobs/{job_id}").status_code == 200
     job = server.wait(job_id)
     assert job["state"] == "cancelled", job
     assert 0 < job["done"] <= job["total"]
