@@ -32,7 +32,11 @@ def cluster_by_similarity(vectors: np.ndarray, similarity: float) -> list[list[i
 def find_gaps(store: Store, embedder: Embedder, days: int = 30, max_confidence: float = 0.5,
               similarity: float = 0.9, limit: int = 20) -> list[dict[str, Any]]:
     """Clusters of recent unresolved hand-offs, largest first, so editors write the missing entries first."""
-    asks = store.asks.recent(dt.datetime.now(dt.UTC) - dt.timedelta(days=days), max_confidence, unresolved=True)
+    asks = [a for a in store.asks.since(dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
+            if a.decision != "answer" or a.confidence < max_confidence]  # handed off, clarified or unsure
+    if asks:  # not a gap any more once an agent resolved it or a vote picked an entry
+        handled = store.asks.handled_request_ids()
+        asks = [a for a in asks if a.request_id not in handled]
     if not asks:
         return []
     clusters = cluster_by_similarity(embed_in_batches(embedder, [a.question for a in asks]), similarity)

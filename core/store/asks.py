@@ -35,17 +35,17 @@ class AskRepository:
         with self._db.session() as s:
             return s.get(AskRow, request_id)
 
-    def recent(self, since: dt.datetime, max_confidence: float, unresolved: bool = False) -> list[AskRow]:
-        """Handed-off, clarified or low-confidence questions since a time, oldest first; ``unresolved``
-        leaves out those an agent resolved or answered with an entry."""
+    def since(self, since: dt.datetime) -> list[AskRow]:
+        """Asks logged since a time, oldest first."""
         with self._db.session() as s:
-            q = select(AskRow).where(AskRow.created_at >= since).order_by(AskRow.created_at)
-            rows = [r for r in s.scalars(q) if r.decision != "answer" or r.confidence < max_confidence]
-            if unresolved and rows:
-                handled = set(s.scalars(select(ResolutionRow.request_id).where(ResolutionRow.request_id.is_not(None))))
-                handled |= set(s.scalars(select(FeedbackRow.request_id).where(FeedbackRow.entry_id.is_not(None))))
-                rows = [r for r in rows if r.request_id not in handled]
-            return rows
+            return list(s.scalars(select(AskRow).where(AskRow.created_at >= since).order_by(AskRow.created_at)))
+
+    def handled_request_ids(self) -> set[str]:
+        """Request ids an agent resolved or a vote picked an entry for."""
+        with self._db.session() as s:
+            handled = set(s.scalars(select(ResolutionRow.request_id).where(ResolutionRow.request_id.is_not(None))))
+            handled |= set(s.scalars(select(FeedbackRow.request_id).where(FeedbackRow.entry_id.is_not(None))))
+            return {r for r in handled if r}
 
     # -- sessions -----------------------------------------------------------------------------
     def last_question(self, session_id: str, ttl_s: int) -> str | None:

@@ -99,9 +99,11 @@ def test_asks_and_sessions(store: Store) -> None:
     store.asks.log("r1", "Hi?", "handoff", 0.1, None)
     store.asks.log("r2", "Yes?", "answer", 0.95, "e")
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    assert [a.request_id for a in store.asks.recent(since, 0.5)] == ["r1"]
+    assert [a.request_id for a in store.asks.since(since)] == ["r1", "r2"]
+    assert store.asks.since(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)) == []
     store.learning.add_resolution(ResolutionRow(id="x", request_id="r1", questions=["Hi?"], answer="A."))
-    assert store.asks.recent(since, 0.5, unresolved=True) == []
+    store.learning.add_feedback(FeedbackRow(id="f", request_id="r2", helpful=True, entry_id=None))
+    assert store.asks.handled_request_ids() == {"r1"}
     store.asks.remember_question("s1", "Hi?")
     assert store.asks.last_question("s1", 60) == "Hi?" and store.asks.last_question("s2", 60) is None
 
