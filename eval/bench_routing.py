@@ -173,7 +173,12 @@ def main() -> None:
         "commit": _git_commit(), "date": dt.date.today().isoformat(), "command": "python -m eval.bench_routing",
         "splits": "banking77 train->test; dstc11_intents fixed stratified 70/30 (seed 0) per set; GoEmotions "
                   "train->threshold on dev (91% precision)->test; anger = labels 2 (anger) + 3 (annoyance)"}
-    out_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # re-read before writing: the answering benchmark may have written its keys of the same sets meanwhile
+    latest = json.loads(out_path.read_text(encoding="utf-8")) if out_path.exists() else {}
+    for key, value in results.items():
+        latest[key] = ({**latest[key], **value} if isinstance(latest.get(key), dict) and isinstance(value, dict)
+                       else value)
+    out_path.write_text(json.dumps(latest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
