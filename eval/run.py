@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +16,8 @@ from answering.records import Question
 from core.errors import BadInput
 from eval import metrics as m
 from eval.datasets import REPO
+from ingest.encoding import decode
+from ingest.records import parse_records
 from retrieval.fusion_fit import Labelled
 from service.knowledge_base import KnowledgeBase
 
@@ -38,15 +39,15 @@ def load_rows(path: Path, split: str | None = None) -> list[EvalRow]:
     if not path.is_file():
         raise BadInput(f"no such evaluation file: {path}")
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    _, records = parse_records(decode(path.read_bytes()).text, "jsonl")
+    for record in records:
+        if record.data is None:
+            raise BadInput(f"{path} {record.location}: {record.error}")
+        data = {"id": record.location.replace(" ", "-"), **record.data}
         try:
-            data = json.loads(line)
-            data.setdefault("id", f"line-{n}")
             row = EvalRow.model_validate({k: v for k, v in data.items() if k in EvalRow.model_fields})
-        except (json.JSONDecodeError, ValueError) as exc:
-            raise BadInput(f"{path} line {n}: {exc}") from exc
+        except ValueError as exc:
+            raise BadInput(f"{path} {record.location}: {exc}") from exc
         if split is None or row.split == split:
             rows.append(row)
     if not rows:
