@@ -21,6 +21,15 @@ LATE_BOUND = {"eval": "eval.job:run_eval_job"}
 """Kinds whose code sits above ``service`` in the import order: module:function, imported when a job runs."""
 
 
+def check_upload_here(params: dict[str, Any]) -> None:
+    """Uploads are saved under the KB_HOME of the replica that received them: a job claimed by a replica on
+    another machine cannot read them unless the replicas share KB_HOME/uploads."""
+    folder = params.get("upload_dir")
+    if folder and not Path(folder).is_dir():
+        raise BadInput(f"the job's uploaded files are on {params.get('host') or 'another machine'}, not here: "
+                       "replicas on several machines need a shared KB_HOME/uploads; upload again")
+
+
 def remove_upload(params: dict[str, Any]) -> None:
     """Uploaded files are kept only while their job runs."""
     if params.get("upload_dir"):
@@ -46,6 +55,7 @@ def ingest(kb: KnowledgeBase, params: dict[str, Any], progress: JobProgress) -> 
     paths = [Path(p) for p in params.get("paths", [])]
     names = {Path(k): v for k, v in (params.get("names") or {}).items()} or None
     mapping = TicketMapping.model_validate(params["mapping"]) if params.get("mapping") else None
+    check_upload_here(params)
     try:
         files = [p for p in paths if p.is_file()] if mapping else discover(paths)
         check_ingest_space(kb.settings, input_bytes(files), kb.embedder.dim)
@@ -100,6 +110,7 @@ def fit_fusion(kb: KnowledgeBase, params: dict[str, Any], progress: JobProgress)
 
 
 def _upload(params: dict[str, Any]) -> Path:
+    check_upload_here(params)
     path = Path(params["path"])
     if not path.is_file():
         raise BadInput(f"no such file: {params.get('name') or path}")

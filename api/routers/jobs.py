@@ -6,6 +6,7 @@ once (202); the server's job worker runs it."""
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -97,6 +98,7 @@ def submit_ingest(
     size = input_bytes(FsPath(p) for p in [*names, *server_paths])
     check_ingest_space(owner.settings, size, service.embedder.dim)
     params = {"paths": [*server_paths, *names], "names": names or None, "upload_dir": upload_dir or None,
+              "host": socket.gethostname(),
               "prune": _json_form(prune, "prune", False) is True, "mapping": _json_form(mapping, "mapping", None)}
     return _jobs(owner).submit("ingest", params, caller)
 
@@ -146,7 +148,7 @@ def _one_upload(owner: ServerOwner, files: list[UploadFile] | None, params: str)
     fields = _json_form(params, "params", {})
     if not isinstance(fields, dict):
         raise BadInput("params must be a JSON object")
-    return {**fields, "path": path, "name": name, "upload_dir": upload_dir}
+    return {**fields, "path": path, "name": name, "upload_dir": upload_dir, "host": socket.gethostname()}
 
 
 @router.post("/admin/train/{kind}", response_model=JobView, status_code=202)
