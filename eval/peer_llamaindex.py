@@ -136,13 +136,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--store", type=Path, default=None, help="keep the Qdrant collection here")
+    parser.add_argument("--build-only", action="store_true", help="build (or check) the stored index and exit")
     args = parser.parse_args()
     from core.offline import apply_offline_env
 
     apply_offline_env()
     import uvicorn
 
-    app = create_app(build_index(args.faq, args.store))
+    index = build_index(args.faq, args.store)
+    if args.build_only:
+        return
+    app = create_app(index)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from eval.bench_load import cache_counts, parse_prometheus, run_row, top_entry
+from eval.bench_load import run_row
+from eval.load_server import cache_counts, parse_prometheus, top_entry
 from eval.loadgen import LoadResult, parse_wrk_output, unique_indices, write_bodies, zipf_indices
 
 
@@ -51,8 +52,8 @@ WRK_LUA_OUTPUT = """Running 3s test @ http://127.0.0.1:8000/v1/ask
      99%  105.34ms
   304 requests in 5.01s, 80.00KB read
 Requests/sec:     60.63
-LOADGEN_JSON {"requests":304,"next_index":308,"duration_s":5.013975,"bytes":81920,"errors":{"connect":0,"read":1,"write":0,\
-"status":2,"timeout":0},"latency_ms":{"p50":65.141,"p90":85.536,"p95":90.947,"p99":105.336,"max":125.560,\
+LOADGEN_JSON {"requests":304,"next_index":308,"duration_s":5.013975,"bytes":81920,\
+"errors":{"connect":0,"read":1,"write":0,"status":2,"timeout":0},"latency_ms":{"p50":65.141,"p90":85.536,"p95":90.947,"p99":105.336,"max":125.560,\
 "mean":65.459}}
 """
 
