@@ -55,9 +55,12 @@ class SourceRepository:
         """Make the source's rows exactly these, atomically; ``statuses`` gives an entry's status (default
         live) and ``versions`` are history records written in the same transaction."""
         statuses = statuses or {}
+        unit_ids = [u.id for u in units]
         with self._db.session() as s, s.begin():
             for table in (UnitRow, EntryRow, DocumentRow):
                 s.execute(delete(table).where(table.source == uri))
+            for start in range(0, len(unit_ids), 500):  # units checkpointed earlier under their own label
+                s.execute(delete(UnitRow).where(UnitRow.id.in_(unit_ids[start:start + 500])))
             s.merge(SourceRow(uri=uri, kind=kind, content_hash=content_hash, records=len(entries) + len(documents),
                               ingested_at=now()))
             for e in entries:

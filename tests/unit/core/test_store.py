@@ -47,6 +47,8 @@ def test_replace_source_then_remove(store: Store) -> None:
     assert sorted(u.id for u in store.sources.iter_units(batch=2)) == sorted(u.id for u in units)
     [v] = store.entries.versions("a")
     assert (v.version, v.provenance, v.actor, v.snapshot) == (1, "imported", "faq.jsonl", snapshot(a, [], "live"))
+    checkpoint = all_entry_units(a.model_copy(update={"source": "bench:label"}), [])  # same ids, other label
+    store.entries.add_units(checkpoint)  # written by an ingest's checkpoint, then replaced by the source
     store.sources.replace("faq.jsonl", "faq", "d2", [a], [], all_entry_units(a, []))
     assert store.sources.entry_ids("faq.jsonl") == ["a"] and store.entries.get("b") is None
     store.sources.remove("faq.jsonl")
