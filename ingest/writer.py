@@ -91,6 +91,7 @@ class SourceWriter:
         rest = [u for u in todo if u.kind != "question"]
         done = [u for u in units if u.id in old_ids]
         upserted: list[str] = []
+        checkpoints = len(todo) > CHECKPOINT_UNITS  # a source done in one batch is written once, at the end
         for phase in (questions, rest):
             for start in range(0, len(phase), CHECKPOINT_UNITS):
                 batch = phase[start : start + CHECKPOINT_UNITS]
@@ -98,12 +99,13 @@ class SourceWriter:
                     self.fail(uri, record_key(unit), reason)
                 landed = [u for u in batch if record_key(u) not in self.failed]
                 upserted += [u.id for u in batch]
-                self.index.flush()
-                self.store.entries.add_units(landed)  # checkpoint: the next run does not embed these again
+                if checkpoints:
+                    self.index.flush()
+                    self.store.entries.add_units(landed)  # checkpoint: the next run does not embed these again
                 done += landed
                 if progress:
                     progress.update(len(batch))
-            if phase is questions and questions and rest and entries:
+            if checkpoints and phase is questions and questions and rest and entries:
                 self._answerable(uri, kind, digest, entries, documents, done, statuses, versions)
         keep = [u for u in units if record_key(u) not in self.failed]
         keep_ids = {u.id for u in keep}

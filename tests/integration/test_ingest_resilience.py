@@ -145,7 +145,9 @@ def test_each_text_is_embedded_once_per_run(kb: KnowledgeBase, tmp_path: Path) -
     assert counting.texts.count(shared) == 1 and len(counting.texts) == 13
 
 
-def test_questions_are_committed_before_answers_are_embedded(kb: KnowledgeBase, tmp_path: Path) -> None:
+def test_questions_are_committed_before_answers_are_embedded(kb: KnowledgeBase, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest.writer, "CHECKPOINT_UNITS", 4)  # 12 units: checkpointed in batches of 4
     seen: list[tuple[int, int]] = []
     counting = Counting(kb.embedder)
     counting.on_passages.append(lambda: seen.append((kb.store.counts()["entries"],
