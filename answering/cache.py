@@ -118,17 +118,21 @@ class RedisBackend:
     name = "redis"
 
     def __init__(self, url: str, ttl_s: int = 86400, prefix: str = "supportkb:answer:",
-                 timeout_s: float = 0.05) -> None:
+                 timeout_s: float = 0.1) -> None:
         import redis
 
+        self._url = url
         self._redis = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
         self.ttl_s = ttl_s
         self.prefix = prefix
 
-    def ping(self) -> None:
+    def ping(self, timeout_s: float = 2.0) -> None:
+        """At start: a Redis that does not answer within ``timeout_s`` is a configuration error."""
+        import redis
+
         try:
-            self._redis.ping()
+            redis.Redis.from_url(self._url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s).ping()
         except self._errors as exc:
             raise BackendError(f"Redis for the answer cache does not answer: {exc}") from exc
 
@@ -190,14 +194,14 @@ class AnswerCache:
 
 
 def build_answer_cache(size: int, redis_url: str | None, ttl_s: int = 86400,
-                       namespace: str = "") -> AnswerCache | None:
+                       namespace: str = "", timeout_s: float = 0.1) -> AnswerCache | None:
     """The configured cache: none when ``size`` is 0, Redis when a URL is given, else in-process.
 
     ``namespace`` names the knowledge base in Redis keys (replicas of one knowledge base share it; two
     knowledge bases on one Redis never read each other's answers)."""
     if redis_url:
         ns = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:16]
-        backend = RedisBackend(redis_url, ttl_s, prefix=f"supportkb:answer:{ns}:")
+        backend = RedisBackend(redis_url, ttl_s, prefix=f"supportkb:answer:{ns}:", timeout_s=timeout_s)
         backend.ping()
         return AnswerCache(backend)
     if size <= 0:

@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     answer_cache_size: int = Field(
         default=20000, ge=0, description="Answers kept by the in-process answer cache (0: no answer cache).")
     answer_cache_ttl_s: int = Field(default=86400, ge=1, description="Lifetime of an answer in the Redis cache.")
+    answer_cache_timeout_s: float = Field(
+        default=0.1, gt=0, description="A Redis read or write slower than this is a miss (logged), not an error.")
     query_cache_size: int = Field(default=20000, ge=0, description="Query embeddings kept in memory (0: none).")
     embed_workers: int = Field(
         default=2, ge=0, description="Threads encoding batched query embeddings (0: no batching, callers encode).")

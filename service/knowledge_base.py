@@ -123,7 +123,8 @@ class KnowledgeBase:
         )
         self.answer_cache = build_answer_cache(settings.answer_cache_size, _secret(settings.redis_url),
                                                settings.answer_cache_ttl_s,
-                                               namespace=f"{settings.database()}|{settings.collection}")
+                                               namespace=f"{settings.database()}|{settings.collection}",
+                                               timeout_s=settings.answer_cache_timeout_s)
         self.ask_log = AskLogWriter(store, settings.ask_log_flush_rows, settings.ask_log_flush_ms)
         self.answerer.cache = self.answer_cache
         self._sync_lock = threading.Lock()

@@ -200,10 +200,11 @@ def test_the_shared_redis_cache_through_the_knowledge_base(tmp_path: Path) -> No
     try:
         import redis
 
-        redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2).ping()
+        redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5).ping()
     except (redis.RedisError, OSError) as exc:
         pytest.skip(f"no Redis answers at {url} ({exc}); start one to run the shared-cache test")
-    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", redis_url=url))  # type: ignore[arg-type]
+    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", redis_url=url,  # type: ignore[arg-type]
+                                     answer_cache_timeout_s=5.0))
     try:
         assert kb.answer_cache is not None and kb.answer_cache.backend.name == "redis"
         kb.ingest([write_faq(tmp_path / "faq.jsonl", FAQ)])

@@ -65,7 +65,7 @@ def test_memory_backend_counts_and_evicts_least_recently_used() -> None:
 
 
 def _redis() -> RedisBackend:
-    backend = RedisBackend(REDIS_URL, ttl_s=60, prefix="supportkb-test:")
+    backend = RedisBackend(REDIS_URL, ttl_s=60, prefix="supportkb-test:", timeout_s=5.0)
     try:
         backend.ping()
     except BackendError as exc:
