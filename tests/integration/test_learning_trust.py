@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from core.settings import Settings
 from core.store import AskRow, FeedbackRow, SessionRow
 from service.knowledge_base import KnowledgeBase
 from tests.api_client import client_for
+from tests.postgres import fresh_schema
 
 FAQ = [{"id": "pw", "question": "How do I reset my password?", "answer": "Tap Forgot password.", "lang": "en"},
        {"id": "ship", "question": "Do you ship to Canada?", "answer": "Yes, 7-14 days.", "lang": "en"},
@@ -41,11 +43,14 @@ def _kb(tmp_path: Path, intercept: float = -20.0, **settings: Any) -> KnowledgeB
     return kb
 
 
-@pytest.fixture
-def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
-    service = _kb(tmp_path, demote_after=3, demote_similarity=0.85)
-    yield service
-    service.close()
+@pytest.fixture(params=["sqlite", "postgres"])
+def kb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KnowledgeBase]:
+    """The same rules on the default SQLite record and on Postgres (a fresh schema; skipped where none answers)."""
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_schema()) if request.param == "postgres" else None
+        service = _kb(tmp_path, demote_after=3, demote_similarity=0.85, database_url=url)
+        yield service
+        service.close()
 
 
 def _ask(client: TestClient, question: str, **extra: Any) -> dict[str, Any]:
