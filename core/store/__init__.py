@@ -31,7 +31,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from .asks import AskRepository
 from .database import Database
@@ -80,10 +79,6 @@ class Store:
         self.meta = MetaRepository(self.db)
         self.keys = KeyRepository(self.db)
         self.jobs = JobRepository(self.db)
-
-    def session(self) -> Session:
-        """A session on the record's database (for a repository's own module; callers use the repositories)."""
-        return self.db.session()
 
     def counts(self) -> dict[str, int]:
         with self.db.session() as s:
