@@ -14,6 +14,12 @@ readiness (no warm-up: ready must mean warm). Per run: req/s, latency percentile
 seconds per request (utime+stime of the server's processes), cache hit rate (from ``/metrics``). Then
 hit@1 of our ``/v1/ask`` over a fixed question set, ingestion of held-out entries through the running
 server under load, and the peer (``eval.peer_llamaindex``) on the same questions and generator.
+
+Each served copy gets fresh API keys from ``kb keys create`` (chatbot for ``/v1/ask``, admin for
+``/metrics``) unless ``--api-key`` is given (then it is sent everywhere), and ``KB_RATE_LIMITS`` far above
+what the machine can serve (unless set in the environment): the benchmark measures the server, not its
+rate limiter. Index builds run with ``OMP_NUM_THREADS=1``; servers inherit the environment as it is.
+``--quick`` writes to a temporary file, not to ``eval/results/load.json``.
 """
 
 from __future__ import annotations
@@ -49,7 +55,6 @@ from eval.load_server import (
 from eval.loadgen import LoadResult, LoadRun, unique_indices, write_bodies, wrk_available, zipf_indices
 
 OUT = REPO / "eval" / "results" / "load.json"
-RUN_KEYS = ("rps", "p50_ms", "p95_ms", "p99_ms", "max_ms", "errors", "cpu_s_per_req", "cache_hit_rate")
 
 
 # ---------------------------------------------------------------------------------------------- knowledge base
