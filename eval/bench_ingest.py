@@ -9,11 +9,15 @@ the other 150 are left as they are (their masks count as false positives unless 
 the narrative really contains). Plus the dstc11_intents utterances that spell out an account/card/PIN/
 SSN number in words (selected by a separate pattern), each expected to lose its spelled digits.
 
-    python -m eval.bench_ingest
+Scale (issue 15): a long-answer FAQ from cmrc2018 with the packaged embedder (seconds until it answers by
+its questions, whole ingest, the raw embedder on the same texts) and the fake embedder at 10k/50k/100k.
+
+    python -m eval.bench_ingest [--only scale]
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import json
@@ -28,7 +32,6 @@ from core.offline import apply_offline_env
 
 apply_offline_env()
 
-from api.service import KnowledgeBase  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from eval.bench_retrieval import SAMPLE, _git_commit  # noqa: E402
 from eval.datasets import REPO, shared_data_dir  # noqa: E402
@@ -36,6 +39,7 @@ from ingest.clean import clean_message  # noqa: E402
 from ingest.pii import PiiMasker, luhn_ok  # noqa: E402
 from ingest.profile import profile  # noqa: E402
 from ingest.tickets import load_mapping  # noqa: E402
+from service.knowledge_base import KnowledgeBase  # noqa: E402
 
 CFPB_MAP = ["id=Complaint ID", "text=Consumer complaint narrative", "status=Company response to consumer",
             "team=Product"]
@@ -164,11 +168,93 @@ def throughput() -> dict[str, Any]:
     return out
 
 
+def long_faq_rows(limit: int = 4000) -> list[dict[str, str]]:
+    """cmrc2018 (dev, then trial) questions with their whole passage as the answer: a long-answer FAQ."""
+    rows: list[dict[str, str]] = []
+    for name in ("cmrc2018_dev.json", "cmrc2018_trial.json"):
+        data = json.loads((shared_data_dir() / "cmrc2018" / name).read_text(encoding="utf-8"))
+        for article in data["data"]:
+            for para in article["paragraphs"]:
+                rows += [{"id": f"cmrc-{qa['id']}", "question": qa["question"], "answer": para["context"]}
+                         for qa in para["qas"]]
+    return rows[:limit]
+
+
+def _timed_replace(kb: KnowledgeBase, started: float, marks: list[tuple[float, str]]) -> None:
+    """Record when each write of a source lands (``partial:`` = the entries answer by their questions)."""
+    real = kb.store.sources.replace
+
+    def replace(uri: str, kind: str, digest: str, *args: Any, **kwargs: Any) -> None:
+        real(uri, kind, digest, *args, **kwargs)
+        marks.append((time.perf_counter() - started, digest))
+
+    kb.store.sources.replace = replace  # type: ignore[method-assign,assignment]
+
+
+def long_faq(limit: int = 4000) -> dict[str, Any]:
+    """Seconds until every entry of a long-answer FAQ answers by its question, seconds for the whole ingest,
+    and the raw embedder on exactly the texts the pipeline embedded (their ratio: what the rest costs)."""
+    rows = long_faq_rows(limit)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "long_faq.jsonl"
+        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+        kb = KnowledgeBase.open(Settings(home=Path(tmp) / "kb"))
+        marks: list[tuple[float, str]] = []
+        started = time.perf_counter()
+        _timed_replace(kb, started, marks)
+        report = kb.ingest([path])
+        total = time.perf_counter() - started
+        units = list(kb.store.sources.iter_units())
+        questions = list(dict.fromkeys(u.text for u in units if u.kind == "question"))
+        passages = list(dict.fromkeys(u.text for u in units if u.kind != "question"))
+        t = time.perf_counter()
+        for start in range(0, len(questions), 256):
+            kb.embedder.embed_queries(questions[start : start + 256])
+        for start in range(0, len(passages), 256):
+            kb.embedder.embed_passages(passages[start : start + 256])
+        raw = time.perf_counter() - t
+        kb.close()
+    answerable = next((s for s, digest in marks if digest.startswith("partial:")), marks[-1][0] if marks else total)
+    texts = len(questions) + len(passages)
+    return {
+        "embedding": {"raw_texts_per_s": round(texts / raw, 2), "pipeline_texts_per_s": round(texts / total, 2),
+                      "ratio": round(raw / total, 3)},
+        "long_faq": {"entries": report.entries, "entries_per_s": round(report.entries / total, 2),
+                     "seconds_to_answerable": round(answerable, 1), "seconds_total": round(total, 1),
+                     "source": "cmrc2018 dev+trial questions, each with its whole passage as the answer"},
+    }
+
+
+def fake_embedder_scale(sizes: tuple[int, ...] = (10_000, 50_000, 100_000)) -> dict[str, float]:
+    """Seconds per 10k entries of a whole ingest with the fake embedder: everything but the model."""
+    out: dict[str, float] = {}
+    for n in sizes:
+        rows = [{"id": f"e{i}", "question": f"Is code {i:06d}-{i * 7919 % 100_000:05d} valid?",
+                 "answer": f"Code {i} works; see page {i % 997} of the manual."} for i in range(n)]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "faq.jsonl"
+            path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+            kb = KnowledgeBase.open(Settings(home=Path(tmp) / "kb", embedder="fake"))
+            t = time.perf_counter()
+            kb.ingest([path])
+            out[str(n)] = round((time.perf_counter() - t) / n * 10_000, 1)
+            kb.close()
+    return out
+
+
 def main() -> None:
-    results = {"throughput": throughput(), "pii": pii_labelled_scores(PiiMasker()),
-               "meta": {"commit": _git_commit(), "date": dt.date.today().isoformat(),
-                        "command": "python -m eval.bench_ingest"}}
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--only", choices=["all", "scale"], default="all",
+                        help="scale: only the long-FAQ and fake-embedder scale figures (merged into the file)")
+    args = parser.parse_args()
     out = REPO / "eval" / "results" / "ingest.json"
+    results: dict[str, Any] = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    if args.only == "all":
+        results.update({"throughput": throughput(), "pii": pii_labelled_scores(PiiMasker())})
+    results.update(long_faq())
+    results["fake_embedder_scale"] = fake_embedder_scale()
+    results["meta"] = {"commit": _git_commit(), "date": dt.date.today().isoformat(),
+                       "command": f"python -m eval.bench_ingest --only {args.only}"}
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=1, ensure_ascii=False))
 
