@@ -117,3 +117,28 @@ def test_snownlp_scores_a_repeated_chinese_question_once(monkeypatch: pytest.Mon
     first = detector.detect("我的订单什么时候发货", None)
     again = detector.detect("我的订单什么时候发货", None)
     assert first == again and calls == ["我的订单什么时候发货"]
+
+
+def test_router_ensemble_takes_the_char_ngram_baseline_when_it_wins_cross_validation(tmp_path: Path) -> None:
+    """Labels carried by a character pattern the (noise) embedding cannot see: cross-validation gives the
+    char n-gram SVM baseline weight, and the ensemble is at least as accurate as the logistic model alone."""
+
+    rng = np.random.default_rng(0)
+    words = ["alpha", "bravo", "delta", "kilo", "lima", "oscar", "tango", "zulu"]
+    texts, labels = [], []
+    for i in range(120):
+        label = ["card", "loan", "fx"][i % 3]
+        marker = {"card": "crd#", "loan": "ln$", "fx": "fx%"}[label]
+        texts.append(f"{' '.join(rng.choice(words, 3))} {marker}{i}")
+        labels.append(label)
+    noise = rng.normal(size=(len(texts), 8)).astype(np.float32)
+    clf = train_text_classifier(texts, labels, noise, lexical=False, ensemble=True)
+    assert clf.baseline_weight > 0.0
+    scores = clf.meta["cv_accuracy_by_baseline_weight"]
+    assert max(scores.values()) == scores[f"{clf.baseline_weight:g}"] >= scores["0"]
+    proba = clf.predict_proba(texts[:3], noise[:3])
+    assert proba.shape == (3, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    clf.save(tmp_path / "router")
+    again = TextClassifier.load(tmp_path / "router")
+    assert again.baseline_weight == clf.baseline_weight
+    assert np.allclose(again.predict_proba(texts[:3], noise[:3]), proba)
