@@ -38,6 +38,7 @@ from retrieval.index import VectorIndex
 from retrieval.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
+OPTIMIZE_AFTER_UNITS = 5000  # a run that indexed this many units ends with the index's optimize()
 
 class IngestReport(BaseModel):
     files: int = 0
@@ -352,9 +353,18 @@ class Ingestor:
                 for q in report.quarantined:
                     fh.write(json.dumps(q.model_dump(), ensure_ascii=False) + "\n")
         self.indexer.cache = VectorCache(limit=0)
+        if report.units_added >= OPTIMIZE_AFTER_UNITS:
+            self._optimize()
         report.seconds = time.perf_counter() - started
         log.info("ingest: %s", report.summary())
         return report
+
+    def _optimize(self) -> None:
+        """After a bulk write, let the index build its HNSW graph (Qdrant Edge does nothing on its own; a
+        Qdrant server optimizes by itself, so an index without ``optimize`` is left alone)."""
+        optimize = getattr(self.index, "optimize", None)
+        if callable(optimize):
+            optimize()
 
     def reindex(self, progress_factory: ProgressFactory | None = None) -> int:
         """Rebuild the whole index from the system of record with exact BM25 statistics."""
@@ -370,5 +380,6 @@ class Ingestor:
             if progress:
                 progress.close()
         self.index.flush()
+        self._optimize()
         self._committed()
         return len(units)

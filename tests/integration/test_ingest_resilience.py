@@ -179,3 +179,15 @@ def test_an_interrupted_run_keeps_its_checkpoints_and_the_rerun_embeds_only_the_
     kb.ingest([path])
     assert expected[0]["units"] == 600 and len(counting.texts) == 200
     assert (kb.store.counts(), kb.index.unit_ids()) == expected
+
+
+def test_a_bulk_ingest_ends_with_the_index_optimize(kb: KnowledgeBase, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import ingest.pipeline
+
+    calls: list[int] = []
+    monkeypatch.setattr(kb.index, "optimize", lambda: calls.append(1), raising=False)
+    monkeypatch.setattr(ingest.pipeline, "OPTIMIZE_AFTER_UNITS", 12)
+    kb.ingest([faq(tmp_path / "small.jsonl", ROWS[:5])])  # 10 units: below the threshold
+    kb.ingest([faq(tmp_path / "faq.jsonl", [{**r, "id": f"n{r['id']}"} for r in ROWS])])  # 12 units
+    assert calls == [1]
