@@ -1,5 +1,6 @@
-"""Deduplication: exact (normalised hash) and near-duplicate (MinHash over character 3-grams, which works
-the same for Chinese and English, with datasketch's LSH to find candidate pairs), and FAQ merging."""
+"""Duplicates: exact (normalised hash) and near (MinHash with datasketch's LSH), and FAQ entry merging.
+
+Near-duplicates are measured on character 3-grams, which works the same for Chinese and English."""
 
 from __future__ import annotations
 

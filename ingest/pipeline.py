@@ -1,6 +1,9 @@
-"""Ingestion: files -> entries/documents -> units -> embeddings + BM25 vectors -> index, recorded in the
-system of record. Incremental (unchanged sources are skipped, changed ones diffed by unit id) and
-idempotent (content-derived ids, index written before the record, so a crash is repaired by re-running)."""
+"""The ingest run: files to entries and documents, written to the index and the record, incrementally.
+
+Files -> entries/documents -> units -> embeddings + BM25 vectors -> index, recorded in the system of
+record. Incremental (unchanged sources are skipped, changed ones diffed by unit id) and idempotent
+(content-derived ids, index written before the record, so a crash is repaired by re-running); the write of
+one source is ``ingest/writer.py``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Sentence boundaries in Chinese, English and mixed text: the one splitter the chunker and the answer
-extracts share."""
+"""Sentence boundaries in Chinese, English and mixed text: one splitter for chunks and answer extracts."""
 
 from __future__ import annotations
 
