@@ -5,8 +5,9 @@
   question is scored without the phrasings learned from it (learned units whose text is the question's,
   masked, or a near-duplicate of it), so a refit does not see its own answers and over-answer.
 * ``auto``: no labels (``kb calibrate --auto``): leave-one-phrasing-out questions from entries with several
-  phrasings (the phrasing is removed from the ranking) as positives, the packaged generic out-of-domain
-  questions in both languages (``ood_questions.json``) as must-hand-off negatives."""
+  phrasings (the phrasing is removed from the ranking) as positives; as must-hand-off negatives, phrasings
+  asked with their whole entry removed (in-domain questions the knowledge base cannot answer) and the
+  packaged generic out-of-domain questions in both languages (``ood_questions.json``)."""
 
 from __future__ import annotations
 
@@ -159,13 +160,24 @@ class CalibrationFitter:
             raise BadInput(f"--auto needs entries with at least two phrasings (found {len(positives)} held-out "
                            f"phrasings; at least 10 needed): calibrate with labelled questions instead")
         negatives = [q for qs in ood_questions().values() for q in qs]
-        questions: list[tuple[str, Sequence[str]]] = [(q, (e,)) for q, e, _ in positives] + [(q, ()) for q in negatives]
+        # in-domain negatives: a phrasing of an entry asked with the whole entry left out of the ranking, as
+        # a question about the same business that the knowledge base has no answer for
+        absent = sorted({e for _, e, _ in positives})
+        rng.shuffle(absent)
+        absent = absent[: max(len(negatives), len(positives) // 3)]
+        first = {e: q for q, e, _ in reversed(positives)}
+        questions: list[tuple[str, Sequence[str]]] = [(q, (e,)) for q, e, _ in positives]
+        questions += [(first[e], ()) for e in absent] + [(q, ()) for q in negatives]
         excludes: list[Exclude | None] = [_unit_excluder(u) for _, _, u in positives]
-        excludes += [None] * len(negatives)
+        excludes += [_entry_excluder(e) for e in absent] + [None] * len(negatives)
         share = self.unanswerable_share if self.unanswerable_share is not None else AUTO_SHARE
         return self.fit_rows(questions, excludes, share=share,
-                             fitted_on=f"auto: {len(positives)} held-out phrasings, {len(negatives)} generic "
-                                       "out-of-domain questions")
+                             fitted_on=f"auto: {len(positives)} held-out phrasings, {len(absent)} held-out entries, "
+                                       f"{len(negatives)} generic out-of-domain questions")
+
+
+def _entry_excluder(entry_id: str) -> Exclude:
+    return lambda payload: payload.get("entry_id") == entry_id
 
 
 def _unit_excluder(unit_id: str) -> Exclude:

@@ -50,9 +50,10 @@ def test_auto_calibration_on_a_small_corpus(fake_kb: KnowledgeBase, tmp_path: Pa
     _kb_with_faq(fake_kb, tmp_path)
     cal = fake_kb.auto_calibrate()
     n_ood = sum(len(v) for v in ood_questions().values())
-    # every alternative phrasing of the 12 entries held out once (2 each), plus the generic negatives
-    assert cal.n == 24 + n_ood
-    assert cal.fitted_on.startswith("auto: 24 held-out phrasings")
+    # every alternative phrasing of the 12 entries held out once (2 each); negatives: each of the 12 entries
+    # asked about with the entry left out, plus the generic out-of-domain questions
+    assert cal.n == 24 + 12 + n_ood
+    assert cal.fitted_on.startswith("auto: 24 held-out phrasings, 12 held-out entries, ")
     assert fake_kb.calibration == cal  # live
     assert fake_kb.store.meta.get(MetaKey.calibration) is not None
     # a generic out-of-domain question is handed off
