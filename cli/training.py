@@ -75,9 +75,10 @@ def calibrate(
     else:
         with opened(config) as kb:
             cal = kb.recalibrate() if rows is None else kb.fit_calibration(rows, fitted_on=fitted_on)
+    clarify = "none" if cal.clarify_threshold is None else f"{cal.clarify_threshold:.3f}"
     typer.echo(f"calibrated on {cal.n} questions: answer threshold {cal.answer_threshold:.3f} gives precision "
                f"{cal.dev_precision} at coverage {cal.dev_coverage} (out-of-fold, target {cal.target_precision}); "
-               f"clarify threshold {cal.clarify_threshold}, clarify rate {cal.dev_clarify_rate}, "
+               f"clarify threshold {clarify}, clarify rate {cal.dev_clarify_rate}, "
                f"self-served {cal.dev_self_served}, {len(cal.segment_thresholds)} segment threshold(s)")
 
 
