@@ -85,11 +85,14 @@ class SourceWriter:
               documents: Sequence[Document], statuses: dict[str, str], versions: Sequence[VersionRecord],
               units: Sequence[Unit], progress: Progress | None = None) -> Written:
         """Write the source's records with their ``units`` (from :meth:`units`)."""
-        old_ids = self.store.sources.unit_ids(uri)
-        todo = [u for u in units if u.id not in old_ids]
+        old = self.store.sources.units(uri)
+        old_ids = set(old)
+        # A unit whose id is known but whose payload changed (an entry's answer or metadata edited in the file:
+        # its question units keep their ids) is written again, or the index would serve the old answer.
+        todo = [u for u in units if old.get(u.id) != u]
         questions = [u for u in todo if u.kind == "question"]
         rest = [u for u in todo if u.kind != "question"]
-        done = [u for u in units if u.id in old_ids]
+        done = [u for u in units if u.id in old_ids and old[u.id] == u]
         upserted: list[str] = []
         checkpoints = len(todo) > CHECKPOINT_UNITS  # a source done in one batch is written once, at the end
         for phase in (questions, rest):
@@ -115,7 +118,8 @@ class SourceWriter:
         entries = [e for e in entries if f"entry {e.id}" not in self.failed]
         documents = [d for d in documents if f"document {d.id}" not in self.failed]
         entries, documents, keep = self._replace(uri, kind, digest, entries, documents, keep, statuses, versions)
-        return Written(list(entries), list(documents), keep, len([i for i in upserted if i in keep_ids]),
+        added = [i for i in upserted if i in keep_ids and i not in old_ids]
+        return Written(list(entries), list(documents), keep, len(added),
                        len(old_ids - {u.id for u in keep}))
 
     def _answerable(self, uri: str, kind: str, digest: str, entries: Sequence[KnowledgeEntry],

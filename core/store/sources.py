@@ -35,6 +35,12 @@ class SourceRepository:
         with self._db.session() as s:
             return set(s.scalars(select(UnitRow.id).where(UnitRow.source == uri)))
 
+    def units(self, uri: str) -> dict[str, Unit]:
+        """The source's stored units by id (what the index holds for it, payload included)."""
+        with self._db.session() as s:
+            return {row.id: Unit.from_payload(row.payload)
+                    for row in s.scalars(select(UnitRow).where(UnitRow.source == uri))}
+
     def iter_units(self, batch: int = 500) -> Iterator[Unit]:
         """Every unit of the record (the index is rebuilt from these)."""
         with self._db.session() as s:
