@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.errors import BackendError, BadInput
+from core.progress import Progress, ProgressFactory
 from core.settings import Settings
 
 
@@ -177,3 +178,15 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "fake":
         return FakeEmbedder()
     raise BadInput(f"unknown embedder {settings.embedder!r}")
+
+
+def embed_in_batches(embedder: Embedder, texts: Sequence[str], progress: ProgressFactory | None = None,
+                     batch: int = 256) -> np.ndarray:
+    """Query vectors for many texts (training, calibration, clustering), ``batch`` at a time."""
+    bar = progress(len(texts), "embedding") if progress else Progress()
+    parts = []
+    for start in range(0, len(texts), batch):
+        parts.append(embedder.embed_queries(list(texts[start : start + batch])))
+        bar.update(len(parts[-1]))
+    bar.close()
+    return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
