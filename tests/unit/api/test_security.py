@@ -15,10 +15,11 @@ from sqlalchemy.exc import OperationalError
 
 from api.app import check_auth_binding, create_app
 from api.deps import get_kb
+from api.testing import Harness, harness
 from core.caller import Role
 from core.errors import BackendError, BadInput
 from core.keys import KeyStore, parse_expiry
-from eval.security import Harness, fuzz, harness, role_matrix
+from eval.security import fuzz, role_matrix
 
 
 @pytest.fixture

