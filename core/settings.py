@@ -46,14 +46,16 @@ class Settings(BaseSettings):
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
 
-    rrf_k: int = 60
-    dense_weight: float = 1.0
-    bm25_weight: float = 1.0
     candidates: int = Field(default=50, description="Hits fetched per retriever before fusion.")
     top_k: int = 5
 
     chunk_max_tokens: int = 220
     chunk_overlap_tokens: int = 40
+    answer_unit_max_tokens: int | None = Field(
+        default=256, ge=16,
+        description="An FAQ answer is embedded from its first N tokens (question included; BM25 still covers the "
+                    "whole answer). Applies to new and changed entries; `kb reindex` applies it to all. Unset: "
+                    "the whole answer (up to the model's 512).")
 
     answer_threshold: float = Field(
         default=0.5, description="Minimum confidence for an automatic answer (first, uncalibrated logic)."
@@ -165,7 +167,8 @@ class Settings(BaseSettings):
     min_free_mb: int = Field(
         default=500, ge=0, description="/readyz turns unready when free space under home falls below this.")
     max_upload_bytes: int = Field(
-        default=4 * 1024**3, ge=1024, description="Larger uploads to POST /v1/ingest (and training/eval files) get 413.")
+        default=4 * 1024**3, ge=1024,
+        description="Larger uploads to POST /v1/ingest (and training/eval files) get 413.")
     ingest_space_factor: float = Field(
         default=3.0, gt=0, description="Estimated record and index bytes per input byte (besides the vectors).")
 

@@ -52,6 +52,20 @@ def approx_tokens(text: str) -> int:
     return cjk + (13 * words + 9) // 10 + punct
 
 
+def head_within(text: str, budget: int) -> str:
+    """The longest prefix of ``text`` whose ``approx_tokens`` fits ``budget`` (the whole text when it fits)."""
+    if approx_tokens(text) <= budget:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # the estimate only grows as text is added: binary search on the prefix length
+        mid = (lo + hi + 1) // 2
+        if approx_tokens(text[:mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo]
+
+
 # --------------------------------------------------------------------------------------------- sentences
 
 # -------------------------------------------------------------------------------------------- splitting

@@ -11,6 +11,7 @@ import numpy as np
 from core.meta_keys import MetaKey
 from core.models import Unit
 from core.store import Store
+from ingest.chunking import head_within
 from retrieval.bm25 import BM25Params, doc_sparse
 from retrieval.embed import Embedder
 from retrieval.index import IndexPoint, VectorIndex
@@ -41,8 +42,13 @@ class VectorCache:
         self.vectors[key] = vector
 
 
-def _key(unit: Unit) -> _Key:
-    return unit.kind == "question", unit.text
+def dense_text(unit: Unit, answer_max_tokens: int | None) -> str:
+    """The text a unit is embedded from. An FAQ answer unit is embedded from its head only (question and
+    the first ``answer_max_tokens`` of question + answer): its cost grows with its length, most of what
+    distinguishes an answer is in its first sentences, and its BM25 vector still covers the whole text."""
+    if unit.kind == "answer" and answer_max_tokens:
+        return head_within(unit.text, answer_max_tokens)
+    return unit.text
 
 
 @dataclass
@@ -56,6 +62,10 @@ class UnitIndexer:
     bm25: BM25Params
     store: Store
     cache: VectorCache = field(default_factory=VectorCache)
+    answer_max_tokens: int | None = None
+
+    def _key(self, unit: Unit) -> _Key:
+        return unit.kind == "question", dense_text(unit, self.answer_max_tokens)
 
     def avgdl(self, new_lengths: Sequence[int]) -> float:
         """Average unit length in tokens, as a running total over everything indexed so far.
@@ -90,7 +100,7 @@ class UnitIndexer:
         """Units with a vector, the units whose text could not be embedded, and the vectors."""
         vectors: dict[_Key, np.ndarray] = {}
         try:
-            self._embed([_key(u) for u in units], vectors)
+            self._embed([self._key(u) for u in units], vectors)
             return list(units), [], vectors
         except Exception as exc:
             if not isolate:
@@ -100,7 +110,7 @@ class UnitIndexer:
         failed: list[tuple[Unit, str]] = []
         for unit in units:
             try:
-                self._embed([_key(unit)], vectors)
+                self._embed([self._key(unit)], vectors)
                 ok.append(unit)
             except Exception as exc:  # broad on purpose: isolated: this unit's record is quarantined with the reason
                 failed.append((unit, f"embedding failed: {type(exc).__name__}: {exc}"))
@@ -117,7 +127,7 @@ class UnitIndexer:
         dl = avgdl if avgdl is not None else self.avgdl([len(t) for t in tokens])
         points = []
         for unit, toks in zip(ok, tokens, strict=True):
-            points.append(IndexPoint(unit.id, vectors[_key(unit)], doc_sparse(toks, dl, self.bm25),
+            points.append(IndexPoint(unit.id, vectors[self._key(unit)], doc_sparse(toks, dl, self.bm25),
                                      {**unit.payload(), "ntok": len(toks)}))
         try:
             self.index.upsert(points)

@@ -209,6 +209,7 @@ class KnowledgeBase:
             self.store, self.embedder, self.tokenizer, self.index, self.bm25, fingerprint,
             self.settings.chunk_max_tokens, self.settings.chunk_overlap_tokens,
             quarantine_path=self.settings.home / "quarantine.jsonl", on_commit=self.curator.bump,
+            answer_max_tokens=self.settings.answer_unit_max_tokens,
         )
 
     def ingest(self, paths: Sequence[Path], prune: bool = False, progress: ProgressFactory | None = None,
