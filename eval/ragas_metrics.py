@@ -6,8 +6,8 @@
   word is mapped to an ASCII token (the same word gets the same token in both texts).
 * Semantic similarity with the project's own embedder (no OpenAI default).
 
-Faithfulness, answer relevancy and answer correctness need an LLM judge and run only when
-``KB_LLM_BASE_URL`` is configured (not wired yet: see the evaluation issue's note)."""
+Faithfulness, answer relevancy and answer correctness need an LLM judge: they run with the configured
+OpenAI-compatible endpoint when ``KB_LLM_BASE_URL`` is set, and the report says they were skipped otherwise."""
 
 from __future__ import annotations
 

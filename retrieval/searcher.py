@@ -14,7 +14,7 @@ from core.models import Filters, SearchHit
 from retrieval.bm25 import query_sparse
 from retrieval.candidates import Candidate, build_candidates
 from retrieval.embed import Embedder
-from retrieval.fusion import FusionModel, rank_by
+from retrieval.fusion import FusionModel
 from retrieval.index import VectorIndex
 from retrieval.tokenize import Tokenizer
 
@@ -100,8 +100,7 @@ class HybridSearcher:
     def rank(self, cands: Sequence[Candidate], mode: Mode = "hybrid") -> list[tuple[Candidate, float]]:
         if mode == "hybrid":
             scored = [(c, self.fusion.score(c.features)) for c in cands]
-            order = rank_by([c.features for c in cands], self.fusion)
-            return [scored[i] for i in order]
+            return sorted(scored, key=lambda x: -x[1])  # stable: ties keep the candidates' order
         if mode == "dense":
             pool = [c for c in cands if c.features["in_dense"]]
             return sorted(((c, c.features["dense"]) for c in pool), key=lambda x: -x[1])

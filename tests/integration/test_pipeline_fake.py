@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from answering.calibration import SIGNALS, Calibration
 from answering.records import Question
 from core.errors import BadInput, IndexMismatch
 from core.models import Filters
 from core.settings import Settings
 from retrieval.embed import FakeEmbedder
 from service.knowledge_base import KnowledgeBase
+
+ALWAYS = Calibration(coef=tuple(0.0 for _ in SIGNALS), intercept=10.0, answer_threshold=0.5,
+                     target_precision=0.9)
 
 FAQ = [
     {"id": "r1", "question": "退货需要多长时间", "answer": "收到退货后3个工作日内退款。", "category": "returns",
@@ -105,9 +109,14 @@ def test_documents_are_chunked_and_cited(fake_kb: KnowledgeBase, tmp_path: Path)
     fake_kb.ingest([doc])
     hits = fake_kb.search("how many fingerprints can I enrol", top_k=3)
     assert hits[0].doc_id == "doc-lock" and hits[0].section is not None and "Fingerprints" in hits[0].section
+    fake_kb.calibration = ALWAYS  # the decision is not the subject: what is cited is
     response = fake_kb.ask(Question(question="how many fingerprints can I enrol"))
-    assert response.decision in {"answer", "handoff"}
-    assert 0.0 <= response.confidence <= 1.0
+    assert (response.decision, response.answer_source) == ("answer", "extract")
+    cite = response.citations[0]
+    assert (cite.doc_id, cite.chunk_id, cite.title) == ("doc-lock", hits[0].chunk_id, "Lock guide")
+    assert cite.section is not None and "Fingerprints" in cite.section
+    assert response.answer is not None and "100 fingerprints" in response.answer
+    assert cite.char_start is not None and hits[0].text[cite.char_start : cite.char_end] == cite.snippet
 
 
 def test_model_mismatch_is_a_clear_error(fake_settings: Settings, tmp_path: Path) -> None:

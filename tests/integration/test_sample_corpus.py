@@ -32,7 +32,9 @@ def test_retrieval_floor_on_test_split(sample_kb: KnowledgeBase, mode: str) -> N
     rows = [r for r in eval_rows("test") if r["gold_ids"]]
     runs = [([h.target_id for h in sample_kb.search(r["question"], 10, mode=mode)], set(r["gold_ids"])) for r in rows]
     metrics = summarize(runs)
-    floors = {"dense": 0.75, "bm25": 0.55, "hybrid": 0.75}  # hit@5; measured figures are in eval/results
+    # hit@5 floors a few points under the figures measured with the package default fusion (dense 0.919,
+    # bm25 0.925, hybrid 0.965 on these 173 questions): a ranking change that costs more fails here
+    floors = {"dense": 0.89, "bm25": 0.89, "hybrid": 0.94}
     assert metrics["hit@5"] >= floors[mode], metrics
 
 
@@ -48,14 +50,6 @@ def test_llama_index_adapter(sample_kb: KnowledgeBase) -> None:
     assert nodes[0].node.metadata.get("entry_id") or nodes[0].node.metadata.get("doc_id")
 
 
-def test_ask_returns_valid_decisions(sample_kb: KnowledgeBase) -> None:
-    for row in eval_rows("test")[:20]:
-        r = sample_kb.ask(Question(question=row["question"]))
-        assert r.decision in {"answer", "clarify", "handoff"} and 0 <= r.confidence <= 1
-        if r.decision == "answer":
-            assert r.answer and r.citations
-
-
 def test_gaps_on_the_unanswerable_questions(sample_kb: KnowledgeBase) -> None:
     rows = [r for r in eval_rows("test") + eval_rows("dev") if r["expected_decision"] == "handoff"]
     asked = [sample_kb.ask(Question(question=r["question"])) for r in rows]
@@ -65,3 +59,18 @@ def test_gaps_on_the_unanswerable_questions(sample_kb: KnowledgeBase) -> None:
     not_answered = sum(1 for a in asked if a.decision != "answer" or a.confidence < 0.5) + 3
     assert sum(c["count"] for c in clusters) <= not_answered
     assert clusters[0]["count"] >= 2 and clusters == sorted(clusters, key=lambda c: -c["count"])
+
+
+def test_answers_cite_the_right_entry(sample_kb: KnowledgeBase) -> None:
+    """Direct answers on the test split cite a gold entry or document most of the time (the benchmark
+    measures about 0.9 precision; this guards against a decision or citation path that breaks). Last in
+    the file: the gaps test counts every ask logged before it."""
+    answered = right = 0
+    for row in eval_rows("test")[:60]:
+        r = sample_kb.ask(Question(question=row["question"]))
+        if r.decision == "answer":
+            assert r.answer and r.citations
+            answered += 1
+            cited = r.citations[0].entry_id or r.citations[0].doc_id
+            right += cited in set(row["gold_ids"])
+    assert answered >= 15 and right / answered >= 0.75, (answered, right)

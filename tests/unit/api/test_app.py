@@ -56,8 +56,6 @@ def test_ask_shape(client: TestClient) -> None:
                                      "customer": {"tier": "vip"}})
     assert r.status_code == 200
     body = r.json()
-    assert body["decision"] in {"answer", "clarify", "handoff"}
-    assert 0 <= body["confidence"] <= 1
     assert {"answer", "citations", "related", "request_id", "latency_ms"} <= set(body)
     if body["decision"] == "answer":
         assert body["answer"] == "Tap Forgot password." and body["citations"][0]["entry_id"] == "pw-1"
