@@ -120,3 +120,23 @@ def stats(as_json: AsJson = False) -> None:
         return
     for key, value in data.items():
         typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def purge(as_json: AsJson = False) -> None:
+    """Delete asks, feedback and sessions past retention (KB_RETENTION_DAYS, KB_SESSION_TTL_S). Works beside a
+    running server: it opens only the system of record, which takes concurrent writers."""
+    from core.store import Store
+    from learning.retention import purge_expired
+
+    config = settings()
+    store = Store(config.database())
+    try:
+        purged = purge_expired(store, config)
+    finally:
+        store.close()
+    if as_json:
+        echo_json(purged.model_dump(mode="json"))
+        return
+    typer.echo(f"purged {purged.asks} asks, {purged.feedback} feedback, {purged.sessions} sessions "
+               f"(older than {purged.before:%Y-%m-%d %H:%M} UTC)")

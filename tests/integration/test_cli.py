@@ -113,3 +113,35 @@ def test_cli_bad_configuration_and_arguments_are_messages_not_tracebacks(tmp_pat
     assert r.returncode == 2 and "Invalid value for 'version'" in r.stderr and "Traceback" not in r.stderr
     r = kb(tmp_path / "kb", "calibrate")
     assert r.returncode == 2 and "no calibration questions stored yet" in r.stderr
+
+
+def test_cli_purge_deletes_only_what_is_past_retention(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from core.settings import Settings
+    from core.store import Store
+    from core.store.tables import AskRow
+
+    faq = tmp_path / "faq.csv"
+    faq.write_text("id,question,answer\nrf-1,How long does a refund take?,Three working days.\n", encoding="utf-8")
+    home = tmp_path / "kb"
+    assert kb(home, "ingest", str(faq)).returncode == 0
+    old = json.loads(kb(home, "ask", "refund time?", "--json").stdout)["request_id"]
+    new = json.loads(kb(home, "ask", "how long for a refund", "--json").stdout)["request_id"]
+    database = Settings(home=home).database()
+    store = Store(database)
+    with store.db.session() as s, s.begin():
+        s.execute(update(AskRow).where(AskRow.request_id == old).values(
+            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=91)))
+    store.close()
+    r = kb(home, "purge", "--json")
+    assert r.returncode == 0, r.stderr
+    assert {k: v for k, v in json.loads(r.stdout).items() if k != "before"} == {"asks": 1, "feedback": 0,
+                                                                              "sessions": 0}
+    r = kb(home, "purge")
+    assert r.returncode == 0 and r.stdout.startswith("purged 0 asks, 0 feedback, 0 sessions"), r.stdout
+    store = Store(database)
+    assert store.asks.get(old) is None and store.asks.get(new) is not None
+    store.close()
