@@ -82,8 +82,9 @@ def test_cli_review_approve_history_rollback(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     entry_id = json.loads(r.stdout)["entry_id"]
     r = kb(home, "ask", "hub blinking red after changing my router", "--json")
-    assert json.loads(r.stdout)["related"][0]["entry_id"] == entry_id or \
-        json.loads(r.stdout)["citations"][0]["entry_id"] == entry_id
+    asked = json.loads(r.stdout)
+    # answered from the approved entry, or (not sure enough) offered it first
+    assert [c["entry_id"] for c in asked["citations"] + asked["related"]][:1] == [entry_id], asked
 
     assert kb(home, "review", "edit", entry_id, "--by", "eve", "--answer", "New answer.").returncode == 0
     r = kb(home, "review", "rollback", entry_id, "1", "--by", "eve")
