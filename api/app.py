@@ -72,7 +72,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
         await asyncio.to_thread(service.warm_up)  # readiness means warm: the first requests are not slow
         service.ask_observers.append(app.state.metrics.observe_ask)
         app.state.kb = service
-        app.state.keys = KeyStore(service.store.keys)
+        app.state.keys = KeyStore(service.store.keys, cache_s=settings.key_cache_s)
         owner = ServerOwner(settings, service, app.state.keys, announces=owned)  # jobs; KB_HOME/server.json
         await asyncio.to_thread(owner.start)
         app.state.owner = owner

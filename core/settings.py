@@ -133,6 +133,9 @@ class Settings(BaseSettings):
         default=1000, ge=50, le=2000,
         description="A conversation's context kept for follow-ups (PII-masked): its newest turns within this many "
                     "characters.")
+    key_cache_s: float = Field(
+        default=2.0, ge=0, description="The server keeps a checked API key this long in memory; a key revoked by "
+                                       "another process is refused within it (at once by the server that revoked it).")
     retention_days: int = Field(
         default=90, ge=1, description="Asks, sessions and feedback older than this are purged (kb purge, and the "
                                       "server on purge_interval_s).")
