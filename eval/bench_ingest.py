@@ -244,15 +244,18 @@ def fake_embedder_scale(sizes: tuple[int, ...] = (10_000, 50_000, 100_000)) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--only", choices=["all", "scale"], default="all",
-                        help="scale: only the long-FAQ and fake-embedder scale figures (merged into the file)")
+    parser.add_argument("--only", choices=["all", "scale", "long-faq", "fake-scale"], default="all",
+                        help="scale: only the long-FAQ and fake-embedder scale figures; long-faq or fake-scale: "
+                             "one of them (merged into the file)")
     args = parser.parse_args()
     out = REPO / "eval" / "results" / "ingest.json"
     results: dict[str, Any] = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     if args.only == "all":
         results.update({"throughput": throughput(), "pii": pii_labelled_scores(PiiMasker())})
-    results.update(long_faq())
-    results["fake_embedder_scale"] = fake_embedder_scale()
+    if args.only in ("all", "scale", "long-faq"):
+        results.update(long_faq())
+    if args.only in ("all", "scale", "fake-scale"):
+        results["fake_embedder_scale"] = fake_embedder_scale()
     results["meta"] = {"commit": _git_commit(), "date": dt.date.today().isoformat(),
                        "command": f"python -m eval.bench_ingest --only {args.only}"}
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
