@@ -117,7 +117,7 @@ def _ingest(r: dict[str, Any]) -> list[str]:
                  for name, runs in cap.items() if isinstance(runs, dict)]
         out.append(f"Answer units embedded from their first `KB_ANSWER_UNIT_MAX_TOKENS` (default {cap.get('default')}):"
                    f" {'; '.join(parts)}.")
-    return [*out, ""] if out else []
+    return [line for item in out for line in (item, "")] if out else []
 
 
 def _load_figures(r: dict[str, Any]) -> list[str]:
