@@ -111,6 +111,11 @@ def _ingest(r: dict[str, Any]) -> list[str]:
     if isinstance(scale, dict):
         out.append("Everything but the model (fake embedder), seconds per 10k entries: "
                    + ", ".join(f"{int(k):,} entries {v}" for k, v in scale.items()) + ".")
+    opt = r.get("optimize")
+    if isinstance(opt, dict):
+        before, after = opt["before"], opt["after"]
+        out.append(f"Dense query at {opt['points']:,} points: p50/p95 {before['p50_ms']}/{before['p95_ms']} ms "
+                   f"exact, {after['p50_ms']}/{after['p95_ms']} ms after `optimize()` (HNSW).")
     cap = r.get("answer_cap")
     if isinstance(cap, dict):
         parts = [f"{name}: " + ", ".join(f"{k} hit@1 {v['hit@1']:.3f} in {v['ingest_s']} s" for k, v in runs.items())
