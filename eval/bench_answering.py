@@ -156,24 +156,22 @@ def _ingest(kb: KnowledgeBase, name: str, entries: Sequence[KnowledgeEntry]) -> 
     kb.ingestor().write_source(uri, "faq", "bench", list(entries), [], IngestReport())
 
 
-def banking77(home: Path) -> dict[str, Any]:
-    data = banking77_answering()
+def _intent_set(home: Path, data: AnsweringSet) -> dict[str, Any]:
+    """An intents-as-entries set (banking77, clinc150): ingest its entries, then answer its questions."""
     kb = open_kb(home)
-    _ingest(kb, "banking77", data.entries)
+    _ingest(kb, data.name, data.entries)
     try:
         return run_set(kb, data)
     finally:
         kb.close()
+
+
+def banking77(home: Path) -> dict[str, Any]:
+    return _intent_set(home, banking77_answering())
 
 
 def clinc150(home: Path) -> dict[str, Any]:
-    data = clinc150_answering()
-    kb = open_kb(home)
-    _ingest(kb, "clinc150", data.entries)
-    try:
-        return run_set(kb, data)
-    finally:
-        kb.close()
+    return _intent_set(home, clinc150_answering())
 
 
 def sample(home: Path) -> dict[str, Any]:
