@@ -130,6 +130,8 @@ def purge(as_json: AsJson = False) -> None:
     from learning.retention import purge_expired
 
     config = settings()
+    if not config.home.is_dir():
+        raise BadInput(f"no knowledge base at {config.home} (set KB_HOME)")
     store = Store(config.database())
     try:
         purged = purge_expired(store, config)

@@ -143,6 +143,8 @@ def test_cli_purge_deletes_only_what_is_past_retention(tmp_path: Path) -> None:
                                                                               "sessions": 0}
     r = kb(home, "purge")
     assert r.returncode == 0 and r.stdout.startswith("purged 0 asks, 0 feedback, 0 sessions"), r.stdout
+    r = kb(tmp_path / "nowhere", "purge")
+    assert r.returncode == 2 and "no knowledge base at" in r.stderr and "Traceback" not in r.stderr
     store = Store(database)
     assert store.asks.get(old) is None and store.asks.get(new) is not None
     store.close()
