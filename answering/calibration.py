@@ -140,11 +140,13 @@ def fit_calibration(
     rows: Sequence[Mapping[str, float]], correct: Sequence[bool], target_precision: float = 0.9, c_value: float = 1.0,
     fitted_on: str = "", weights: Sequence[float] | None = None, in_set: Sequence[bool] | None = None,
     segments: Sequence[Sequence[str]] | None = None, min_segment: int = 80, allow_boosted: bool = True,
+    clarify_precision: float | None = None,
 ) -> Calibration:
     """Fit the answer model (label: the top entry is right) and, given ``in_set`` (the right entry is among the
     first ``CHOICES``), the set model; derive the answer threshold (global and per segment, from each row's
     ``segments`` keys) and the clarify threshold from out-of-fold probabilities. ``weights`` reweight rows
-    for the thresholds (see ``mix_weights``)."""
+    for the thresholds (see ``mix_weights``). ``clarify_precision``: how often the right entry must be among the
+    choices (default: ``target_precision``)."""
     if len(rows) < 10 or len(set(correct)) < 2:
         raise BadInput(f"calibration needs at least 10 labelled questions with both right and wrong answers "
                        f"(got {len(rows)}, {sum(correct)} right)")
@@ -163,8 +165,8 @@ def fit_calibration(
         rest = [i for i, a in enumerate(answered) if not a and rows[i].get("second", 0.0) > 0]
         if rest:
             ps = [max(float(oof_set[i]), p[i]) for i in rest]
-            clarify_threshold = threshold_for_precision(ps, [in_set[i] for i in rest], target_precision,
-                                                        [w[i] for i in rest])
+            clarify_threshold = threshold_for_precision(
+                ps, [in_set[i] for i in rest], clarify_precision or target_precision, [w[i] for i in rest])
             for i, pi in zip(rest, ps, strict=True):
                 clarified[i] = pi >= clarify_threshold
     mass = sum(w)

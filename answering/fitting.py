@@ -24,10 +24,8 @@ from core.ids import normalize_for_hash
 from core.meta_keys import MetaKey
 from core.models import SearchHit
 from core.store import Store
-from retrieval.bm25 import query_sparse
-from retrieval.candidates import build_candidates
 from retrieval.embed import embed_in_batches
-from retrieval.searcher import HybridSearcher, candidate_to_hit
+from retrieval.searcher import HybridSearcher
 
 from .calibration import Calibration, fit_calibration, mix_weights
 from .segments import segment_keys
@@ -77,11 +75,13 @@ class CalibrationFitter:
     def __init__(self, store: Store, searcher: HybridSearcher,
                  demote: Callable[[list[SearchHit], np.ndarray], list[SearchHit]],
                  target_precision: float, unanswerable_share: float | None,
-                 mask: Callable[[str], str] | None = None, min_segment: int = 80) -> None:
+                 mask: Callable[[str], str] | None = None, min_segment: int = 80,
+                 clarify_precision: float | None = None) -> None:
         self.store = store
         self.searcher = searcher
         self.demote = demote
         self.target_precision = target_precision
+        self.clarify_precision = clarify_precision
         self.unanswerable_share = unanswerable_share
         self.mask = mask or (lambda t: t)
         self.min_segment = min_segment
@@ -89,13 +89,11 @@ class CalibrationFitter:
     def hits(self, question: str, vector: np.ndarray, exclude: Exclude | None = None) -> list[SearchHit]:
         """The ranked hits of a question, with the index points ``exclude`` rejects left out."""
         s = self.searcher
-        dense = s.index.search_dense(vector, s.n_candidates, None)
-        bm25 = s.index.search_sparse(query_sparse(s.tokenizer.tokenize(question)), s.n_candidates, None)
+        found = s.hits(question, vector, full=exclude is not None)
         if exclude is not None:
-            dense = [h for h in dense if not exclude(h.payload)]
-            bm25 = [h for h in bm25 if not exclude(h.payload)]
-        ranked = s.rank(build_candidates(dense, bm25, k=getattr(s.fusion, "k", 60)))[:10]
-        return self.demote([candidate_to_hit(c, score) for c, score in ranked], vector)
+            found = found.without(exclude)
+        ranked = s.rank(s.build(found))[:10]
+        return self.demote(s.to_hits(ranked), vector)
 
     def fit_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
                  fitted_on: str = "", share: float | None = None,
@@ -106,7 +104,8 @@ class CalibrationFitter:
         weights = mix_weights([bool(g) for _, g in questions], share)
         label = fitted_on if share is None else f"{fitted_on}, unanswerable share {share:g}"
         return fit_calibration(rows, correct, self.target_precision, fitted_on=label, weights=weights, in_set=in_set,
-                               segments=segments, min_segment=self.min_segment)
+                               segments=segments, min_segment=self.min_segment,
+                               clarify_precision=self.clarify_precision)
 
     def score_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
                    seeking: Sequence[float] | None = None,
@@ -168,7 +167,7 @@ class CalibrationFitter:
         first = {e: q for q, e, _ in reversed(positives)}
         questions: list[tuple[str, Sequence[str]]] = [(q, (e,)) for q, e, _ in positives]
         questions += [(first[e], ()) for e in absent] + [(q, ()) for q in negatives]
-        excludes: list[Exclude | None] = [_unit_excluder(u) for _, _, u in positives]
+        excludes: list[Exclude | None] = [_phrasing_excluder(u, e) for _, e, u in positives]
         excludes += [_entry_excluder(e) for e in absent] + [None] * len(negatives)
         share = self.unanswerable_share if self.unanswerable_share is not None else AUTO_SHARE
         return self.fit_rows(questions, excludes, share=share,
@@ -180,5 +179,9 @@ def _entry_excluder(entry_id: str) -> Exclude:
     return lambda payload: payload.get("entry_id") == entry_id
 
 
-def _unit_excluder(unit_id: str) -> Exclude:
-    return lambda payload: payload.get("unit_id") == unit_id
+def _phrasing_excluder(unit_id: str, entry_id: str) -> Exclude:
+    """A held-out phrasing: its own unit and the entry's passage, which holds the first phrasings verbatim (kept,
+    the held-out question would find itself there). Without the passage the positive is a little harder than a
+    real new question: the fitted threshold errs on the safe side."""
+    return lambda payload: payload.get("unit_id") == unit_id or (
+        payload.get("entry_id") == entry_id and payload.get("kind") == "answer")

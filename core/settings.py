@@ -62,7 +62,13 @@ class Settings(BaseSettings):
     answer_threshold: float = Field(
         default=0.5, description="Minimum confidence for an automatic answer (first, uncalibrated logic)."
     )
-    target_precision: float = 0.90
+    target_precision: float = Field(
+        default=0.90, gt=0.0, le=1.0, description="Precision the calibrated answer threshold must reach.")
+    clarify_precision: float = Field(
+        default=0.80, gt=0.0, le=1.0,
+        description="How often the right entry must be among the choices of a clarification (a miss costs the "
+                    "customer a click and ends in a hand-off, not in a wrong answer, so it may be lower than "
+                    "target_precision).")
     unanswerable_share: float | None = Field(
         default=None, ge=0.0, lt=1.0,
         description="Expected share of questions the knowledge base cannot answer in real traffic; the answer "

@@ -26,6 +26,7 @@ class Candidate:
     bm25_p: float | None = None
     rank_dense: int | None = None
     rank_bm25: int | None = None
+    rank_passage: int | None = None
     features: dict[str, float] = field(default_factory=dict)
 
 
@@ -37,8 +38,13 @@ def _merge(best: float | None, score: float) -> float:
     return score if best is None else max(best, score)
 
 
-def build_candidates(dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int = 60) -> list[Candidate]:
-    """Candidates in order of first appearance (dense first), with features filled in."""
+def build_candidates(dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int = 60,
+                     passages: Sequence[IndexHit] = ()) -> list[Candidate]:
+    """Candidates in order of first appearance (dense first), with features filled in.
+
+    ``passages`` is a dense search over answer and chunk units alone: in the mixed dense list an entry's
+    phrasings crowd out the passages, so without it ``dense_p`` would be missing for most candidates (the
+    whole-entry match is what a plain one-vector-per-entry pipeline ranks by, and it is a strong signal)."""
     by_key: dict[str, Candidate] = {}
     order: list[str] = []
 
@@ -49,12 +55,15 @@ def build_candidates(dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int
             order.append(key)
         return by_key[key]
 
-    for rank_list, name in ((dense, "dense"), (bm25, "bm25")):
+    for rank_list, name in ((dense, "dense"), (bm25, "bm25"), (passages, "passage")):
         seen: set[str] = set()
         for hit in rank_list:
             cand = get(hit)
             is_question = hit.payload.get("kind") == "question"
-            if name == "dense":
+            if name == "passage":
+                cand.dense_p = _merge(cand.dense_p, hit.score)
+                cand.matched = cand.matched or hit.payload
+            elif name == "dense":
                 if is_question:
                     cand.dense_q = _merge(cand.dense_q, hit.score)
                 else:
@@ -70,22 +79,27 @@ def build_candidates(dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int
                 seen.add(cand.key)
                 if name == "dense":
                     cand.rank_dense = len(seen)
-                else:
+                elif name == "bm25":
                     cand.rank_bm25 = len(seen)
+                else:
+                    cand.rank_passage = len(seen)
 
     cands = [by_key[key] for key in order]
-    _fill_features(cands, dense, bm25, k)
+    _fill_features(cands, dense, bm25, k, passages)
     return cands
 
 
-def _fill_features(cands: list[Candidate], dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int) -> None:
+def _fill_features(cands: list[Candidate], dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int,
+                   passages: Sequence[IndexHit]) -> None:
     # A candidate missing from the dense list scored at most the list's lowest score: use that bound.
     dense_floor = min((h.score for h in dense), default=0.0)
     top_dense = max((h.score for h in dense), default=0.0)
+    passage_floor = min((h.score for h in passages), default=dense_floor)
+    top_passage = max((h.score for h in passages), default=top_dense)
     top_bm25 = max((h.score for h in bm25), default=0.0) or 1.0
     for c in cands:
         dq = c.dense_q if c.dense_q is not None else (dense_floor if c.is_faq else 0.0)
-        dp = c.dense_p if c.dense_p is not None else dense_floor
+        dp = c.dense_p if c.dense_p is not None else min(dense_floor, passage_floor)
         best_dense = max(c.dense_q or dense_floor, c.dense_p or dense_floor)
         bq = (c.bm25_q or 0.0) / top_bm25
         bp = (c.bm25_p or 0.0) / top_bm25
@@ -99,6 +113,8 @@ def _fill_features(cands: list[Candidate], dense: Sequence[IndexHit], bm25: Sequ
             "bm25_p_norm": bp,
             "rrf_dense": rrf_term(c.rank_dense, k),
             "rrf_bm25": rrf_term(c.rank_bm25, k),
+            "rrf_passage": rrf_term(c.rank_passage, k),
+            "dense_p_gap": dp - top_passage,
             "in_dense": 1.0 if c.rank_dense is not None else 0.0,
             "in_bm25": 1.0 if c.rank_bm25 is not None else 0.0,
             "is_faq": 1.0 if c.is_faq else 0.0,

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 FEATURES: tuple[str, ...] = (
     "dense", "dense_gap", "dense_q", "dense_p", "bm25_norm", "bm25_q_norm", "bm25_p_norm",
-    "rrf_dense", "rrf_bm25", "in_dense", "in_bm25", "is_faq",
+    "rrf_dense", "rrf_bm25", "in_dense", "in_bm25", "is_faq", "rrf_passage", "dense_p_gap",
 )
 
 

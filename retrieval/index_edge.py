@@ -19,14 +19,37 @@ from core.errors import BackendError
 from core.ids import point_uuid
 from core.models import Filters
 from retrieval.bm25 import SparseVec
-from retrieval.index import DENSE, SPARSE, IndexHit, IndexPoint
+from retrieval.index import DENSE, LIGHT_KEYS, PAYLOAD_KEYWORDS, SPARSE, IndexHit, IndexPoint, SearchQuery
 
 
-def edge_filter(filters: Filters | None) -> qe.Filter | None:
-    if filters is None or filters.is_empty():
+def edge_filter(filters: Filters | None, kinds: Sequence[str] | None = None) -> qe.Filter | None:
+    conditions = filters.items() if filters is not None else []
+    if kinds:
+        conditions = [*conditions, ("kind", list(kinds))]
+    if not conditions:
         return None
-    must: list[Any] = [qe.FieldCondition(key=name, match=qe.MatchAny(any=values)) for name, values in filters.items()]
+    must: list[Any] = [qe.FieldCondition(key=name, match=qe.MatchAny(any=values)) for name, values in conditions]
     return qe.Filter(must=must)
+
+
+def _index_keywords(shard: qe.EdgeShard) -> None:
+    """Keyword indexes on the filtered payload keys (shards made before they existed get them on open).
+    Without them a filtered query reads every point's payload: 36 ms instead of 2 ms on 7,850 points."""
+    have = set(shard.info().payload_schema)
+    for key in PAYLOAD_KEYWORDS:
+        if key not in have:
+            shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+
+
+def _empty_sparse(q: SearchQuery) -> bool:
+    return isinstance(q.vector, SparseVec) and not q.vector.indices
+
+
+def _edge_query(q: SearchQuery) -> Any:
+    if isinstance(q.vector, SparseVec):
+        sparse = q.vector
+        return qe.Query.Nearest(qe.SparseVector(indices=list(sparse.indices), values=list(sparse.values)), using=SPARSE)
+    return qe.Query.Nearest(np.asarray(q.vector, dtype=np.float32).tolist(), using=DENSE)
 
 
 class EdgeIndex:
@@ -47,9 +70,12 @@ class EdgeIndex:
     def _open(self) -> qe.EdgeShard:
         try:
             if self._path.exists() and any(self._path.iterdir()):
-                return qe.EdgeShard.load(str(self._path), self._config())
-            self._path.mkdir(parents=True, exist_ok=True)
-            return qe.EdgeShard.create(str(self._path), self._config())
+                shard = qe.EdgeShard.load(str(self._path), self._config())
+            else:
+                self._path.mkdir(parents=True, exist_ok=True)
+                shard = qe.EdgeShard.create(str(self._path), self._config())
+            _index_keywords(shard)
+            return shard
         except Exception as exc:  # the binding raises plain Exceptions; keep the cause, name the path
             raise BackendError(f"cannot open Qdrant Edge shard at {self._path}: {exc}") from exc
 
@@ -76,14 +102,16 @@ class EdgeIndex:
         with self._lock:
             self._shard.update(qe.UpdateOperation.delete_points([point_uuid(u) for u in unit_ids]))
 
-    def _query(self, query: Any, limit: int, filters: Filters | None) -> list[IndexHit]:
-        request = qe.QueryRequest(limit=limit, query=query, filter=edge_filter(filters), with_payload=True)
+    def _query(self, query: Any, limit: int, filters: Filters | None,
+               kinds: Sequence[str] | None = None) -> list[IndexHit]:
+        request = qe.QueryRequest(limit=limit, query=query, filter=edge_filter(filters, kinds), with_payload=True)
         points = self._shard.query(request)
         return [IndexHit(str(p.payload["unit_id"]), float(p.score), dict(p.payload)) for p in points if p.payload]
 
-    def search_dense(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[IndexHit]:
+    def search_dense(self, vector: np.ndarray, limit: int, filters: Filters | None = None,
+                     kinds: Sequence[str] | None = None) -> list[IndexHit]:
         query = qe.Query.Nearest([float(x) for x in np.asarray(vector, dtype=np.float32)], using=DENSE)
-        return self._query(query, limit, filters)
+        return self._query(query, limit, filters, kinds)
 
     def search_sparse(self, vector: SparseVec, limit: int, filters: Filters | None = None) -> list[IndexHit]:
         if not vector.indices:
@@ -91,6 +119,25 @@ class EdgeIndex:
         sparse = qe.SparseVector(indices=list(vector.indices), values=list(vector.values))
         query = qe.Query.Nearest(sparse, using=SPARSE)
         return self._query(query, limit, filters)
+
+    def search_batch(self, queries: Sequence[SearchQuery],
+                     keys: Sequence[str] | None = LIGHT_KEYS) -> list[list[IndexHit]]:
+        selector: Any = list(keys) if keys is not None else True
+        run = [i for i, q in enumerate(queries) if not _empty_sparse(q)]
+        requests = [qe.QueryRequest(limit=queries[i].limit, query=_edge_query(queries[i]),
+                                    filter=edge_filter(queries[i].filters, queries[i].kinds), with_payload=selector)
+                    for i in run]
+        results = self._shard.query_batch(qe.QueryBatchRequest(queries=requests)) if requests else []
+        out: list[list[IndexHit]] = [[] for _ in queries]
+        for i, points in zip(run, results, strict=True):
+            out[i] = [IndexHit(str(p.payload["unit_id"]), float(p.score), dict(p.payload)) for p in points if p.payload]
+        return out
+
+    def payloads(self, unit_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not unit_ids:
+            return {}
+        records = self._shard.retrieve([point_uuid(u) for u in unit_ids], True, False)
+        return {str(r.payload["unit_id"]): dict(r.payload) for r in records if r.payload}
 
     def count(self) -> int:
         return int(self._shard.count(qe.CountRequest(exact=True)))

@@ -15,15 +15,17 @@ from core.errors import BackendError
 from core.ids import point_uuid
 from core.models import Filters
 from retrieval.bm25 import SparseVec
-from retrieval.index import DENSE, PAYLOAD_KEYWORDS, SPARSE, IndexHit, IndexPoint
+from retrieval.index import DENSE, LIGHT_KEYS, PAYLOAD_KEYWORDS, SPARSE, IndexHit, IndexPoint, SearchQuery
 
 
-def client_filter(filters: Filters | None) -> models.Filter | None:
-    if filters is None or filters.is_empty():
+def client_filter(filters: Filters | None, kinds: Sequence[str] | None = None) -> models.Filter | None:
+    conditions = filters.items() if filters is not None else []
+    if kinds:
+        conditions = [*conditions, ("kind", list(kinds))]
+    if not conditions:
         return None
-    must: list[Any] = [
-        models.FieldCondition(key=name, match=models.MatchAny(any=values)) for name, values in filters.items()
-    ]
+    must: list[Any] = [models.FieldCondition(key=name, match=models.MatchAny(any=values))
+                       for name, values in conditions]
     return models.Filter(must=must)
 
 
@@ -84,23 +86,50 @@ class QdrantServerIndex:
                 self._collection, points_selector=models.PointIdsList(points=[point_uuid(u) for u in unit_ids])
             )
 
-    def _query(self, query: Any, using: str, limit: int, filters: Filters | None) -> list[IndexHit]:
+    def _query(self, query: Any, using: str, limit: int, filters: Filters | None,
+               kinds: Sequence[str] | None = None) -> list[IndexHit]:
         response = self._client.query_points(
-            self._collection, query=query, using=using, query_filter=client_filter(filters),
+            self._collection, query=query, using=using, query_filter=client_filter(filters, kinds),
             limit=limit, with_payload=True,
         )
         return [
             IndexHit(str(p.payload["unit_id"]), float(p.score), dict(p.payload)) for p in response.points if p.payload
         ]
 
-    def search_dense(self, vector: np.ndarray, limit: int, filters: Filters | None = None) -> list[IndexHit]:
-        return self._query(np.asarray(vector, dtype=np.float32).tolist(), DENSE, limit, filters)
+    def search_dense(self, vector: np.ndarray, limit: int, filters: Filters | None = None,
+                     kinds: Sequence[str] | None = None) -> list[IndexHit]:
+        return self._query(np.asarray(vector, dtype=np.float32).tolist(), DENSE, limit, filters, kinds)
 
     def search_sparse(self, vector: SparseVec, limit: int, filters: Filters | None = None) -> list[IndexHit]:
         if not vector.indices:
             return []
         query = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
         return self._query(query, SPARSE, limit, filters)
+
+    def search_batch(self, queries: Sequence[SearchQuery],
+                     keys: Sequence[str] | None = LIGHT_KEYS) -> list[list[IndexHit]]:
+        selector: Any = list(keys) if keys is not None else True
+        run = [i for i, q in enumerate(queries) if not (isinstance(q.vector, SparseVec) and not q.vector.indices)]
+        requests = []
+        for i in run:
+            q = queries[i]
+            vector: Any = (models.SparseVector(indices=list(q.vector.indices), values=list(q.vector.values))
+                           if isinstance(q.vector, SparseVec) else np.asarray(q.vector, dtype=np.float32).tolist())
+            requests.append(models.QueryRequest(query=vector, using=q.using, filter=client_filter(q.filters, q.kinds),
+                                                limit=q.limit, with_payload=selector))
+        responses = self._client.query_batch_points(self._collection, requests=requests) if requests else []
+        out: list[list[IndexHit]] = [[] for _ in queries]
+        for i, response in zip(run, responses, strict=True):
+            out[i] = [IndexHit(str(p.payload["unit_id"]), float(p.score), dict(p.payload))
+                      for p in response.points if p.payload]
+        return out
+
+    def payloads(self, unit_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not unit_ids:
+            return {}
+        records = self._client.retrieve(self._collection, ids=[point_uuid(u) for u in unit_ids], with_payload=True,
+                                        with_vectors=False)
+        return {str(r.payload["unit_id"]): dict(r.payload) for r in records if r.payload}
 
     def count(self) -> int:
         return int(self._client.count(self._collection, exact=True).count)

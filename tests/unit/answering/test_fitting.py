@@ -118,6 +118,15 @@ def test_clarify_probability_is_calibrated_on_held_back_questions() -> None:
     cal = fit_calibration(rows, correct, 0.9, in_set=in_set, allow_boosted=False)
     assert cal.set_model is not None and cal.clarify_threshold is not None
     held, _, held_set = draw(2000)
+    # a lower precision for clarifications (a miss costs a click, not a wrong answer): a lower clarify
+    # threshold, the same answer threshold, and held-back clarifications still meet the lower target
+    loose = fit_calibration(rows, correct, 0.9, in_set=in_set, allow_boosted=False, clarify_precision=0.75)
+    assert loose.answer_threshold == cal.answer_threshold
+    assert loose.clarify_threshold is not None and loose.clarify_threshold < cal.clarify_threshold
+    p_loose = np.asarray([loose.set_confidence(r) for r in held])
+    top_loose = np.asarray([loose.confidence(r) for r in held])
+    picked = (top_loose < loose.answer_threshold) & (p_loose >= loose.clarify_threshold)
+    assert picked.sum() > 100 and np.asarray(held_set, dtype=float)[picked].mean() >= 0.75 - 0.05
     p_set = np.asarray([cal.set_confidence(r) for r in held])
     p_top = np.asarray([cal.confidence(r) for r in held])
     observed = np.asarray(held_set, dtype=float)
