@@ -167,7 +167,7 @@ class CalibrationFitter:
         first = {e: q for q, e, _ in reversed(positives)}
         questions: list[tuple[str, Sequence[str]]] = [(q, (e,)) for q, e, _ in positives]
         questions += [(first[e], ()) for e in absent] + [(q, ()) for q in negatives]
-        excludes: list[Exclude | None] = [_phrasing_excluder(u, e) for _, e, u in positives]
+        excludes: list[Exclude | None] = [_unit_excluder(u) for _, _, u in positives]
         excludes += [_entry_excluder(e) for e in absent] + [None] * len(negatives)
         share = self.unanswerable_share if self.unanswerable_share is not None else AUTO_SHARE
         return self.fit_rows(questions, excludes, share=share,
@@ -179,9 +179,5 @@ def _entry_excluder(entry_id: str) -> Exclude:
     return lambda payload: payload.get("entry_id") == entry_id
 
 
-def _phrasing_excluder(unit_id: str, entry_id: str) -> Exclude:
-    """A held-out phrasing: its own unit and the entry's passage, which holds the first phrasings verbatim (kept,
-    the held-out question would find itself there). Without the passage the positive is a little harder than a
-    real new question: the fitted threshold errs on the safe side."""
-    return lambda payload: payload.get("unit_id") == unit_id or (
-        payload.get("entry_id") == entry_id and payload.get("kind") == "answer")
+def _unit_excluder(unit_id: str) -> Exclude:
+    return lambda payload: payload.get("unit_id") == unit_id

@@ -16,7 +16,7 @@ def test_learned_phrasings_become_question_units_once() -> None:
     units = all_entry_units(ENTRY, learned)
     assert [(u.kind, u.text, u.source) for u in units] == [
         ("question", "How do I reset my password?", "/faq.jsonl"), ("question", "forgot password", "/faq.jsonl"),
-        ("answer", "How do I reset my password?\nforgot password\nTap Forgot password.", "/faq.jsonl"),
+        ("answer", "How do I reset my password?\nTap Forgot password.", "/faq.jsonl"),
         ("question", "locked out", LEARNED_SOURCE)]
     extra = units[-1]
     assert extra.id.startswith("pw:q:") and extra.entry_id == "pw" and extra.tags == ("account",)
