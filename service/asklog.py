@@ -1,7 +1,9 @@
 """The ask log off the request path: a queue and one background thread that writes batches.
 
-A request only enqueues its row. The thread writes every ``flush_rows`` rows or ``flush_ms`` milliseconds,
-whichever comes first, in one transaction (``store.asks.log_many``). ``flush()`` writes what is queued
+A request only enqueues its row; the thread is not woken per row (a wake-up per request cost a thread
+switch and a GIL hand-off on the request path) but every ``flush_ms`` milliseconds, or at once when
+``flush_rows`` rows wait, and writes what is queued in transactions of up to ``flush_rows`` rows
+(``store.asks.log_many``). ``flush()`` writes what is queued
 before returning (feedback and resolutions call it, so the ask they refer to is there); ``close()``
 drains the queue and stops the thread, so a clean shutdown loses nothing. A failed batch is logged with
 its size and retried once row by row; rows that still fail are counted in ``dropped``."""
@@ -41,6 +43,7 @@ class AskLogWriter:
         self.written = 0
         self.dropped = 0
         self._queue: queue.Queue[object] = queue.Queue()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -63,6 +66,8 @@ class AskLogWriter:
         with self._lock:
             self.logged += 1
         self._queue.put(row)
+        if self._queue.qsize() >= self.flush_rows:
+            self._wake.set()
 
     @property
     def pending(self) -> int:
@@ -75,6 +80,7 @@ class AskLogWriter:
             return
         done = threading.Event()
         self._queue.put((_FLUSH, done))
+        self._wake.set()
         if not done.wait(timeout_s):
             log.warning("ask log: flush did not finish within %.1f s", timeout_s)
 
@@ -87,6 +93,7 @@ class AskLogWriter:
             thread = self._thread
         if thread is not None:
             self._queue.put(_STOP)
+            self._wake.set()
             thread.join(timeout=30)
         leftover: list[AskLogRow] = []
         while True:  # rows that raced with the stop marker
@@ -121,25 +128,26 @@ class AskLogWriter:
             self.observer(len(rows), time.perf_counter() - started)
 
     def _run(self) -> None:
-        batch: list[AskLogRow] = []
-        deadline = time.monotonic() + self.flush_s
         while True:
-            try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                self._write(batch)
+            self._wake.wait(self.flush_s)
+            self._wake.clear()
+            batch: list[AskLogRow] = []
+            flushed: list[threading.Event] = []
+            stop = False
+            while True:  # everything queued now; rows queued before a flush marker are written before it is set
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                elif _is_flush(item):
+                    flushed.append(item[1])  # type: ignore[index]
+                else:
+                    batch.append(item)  # type: ignore[arg-type]
+            for start in range(0, len(batch), self.flush_rows):
+                self._write(batch[start:start + self.flush_rows])
+            for done in flushed:
+                done.set()
+            if stop:
                 return
-            if _is_flush(item):
-                self._write(batch)
-                batch = []
-                item[1].set()  # type: ignore[index]
-                deadline = time.monotonic() + self.flush_s
-                continue
-            if item is not None:
-                batch.append(item)  # type: ignore[arg-type]
-            if len(batch) >= self.flush_rows or (batch and time.monotonic() >= deadline) or item is None:
-                self._write(batch)
-                batch = []
-                deadline = time.monotonic() + self.flush_s

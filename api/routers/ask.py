@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
 
 from ..deps import Chatbot, Service
 from ..mappers import ask_out, event_out, filters_of, hit_out, question_of
@@ -17,21 +18,28 @@ from ..schemas import AskRequest, AskResponse, SearchRequest, SearchResponse
 router = APIRouter(prefix="/v1", tags=["answering"])
 
 
+def json_response(body: BaseModel) -> Response:
+    """The body serialised once, by pydantic. Returned as a model, FastAPI would dump it, validate it
+    again against the response model (in a worker thread) and serialise it: 1.4 ms per answer against
+    0.02 ms, on the hottest route. ``response_model`` stays on the route for the OpenAPI schema."""
+    return Response(content=body.model_dump_json(), media_type="application/json")
+
+
 @router.post("/search", response_model=SearchResponse)
-def search(body: SearchRequest, service: Service, caller: Chatbot, request: Request) -> SearchResponse:
+def search(body: SearchRequest, service: Service, caller: Chatbot, request: Request) -> Response:
     """Ranked FAQ entries and document chunks for a query."""
     started = time.perf_counter()
     names = request.app.state.source_names
     hits = service.search(body.query, body.top_k, filters_of(body.filters, names))
-    return SearchResponse(hits=[hit_out(h, names) for h in hits], request_id=uuid.uuid4().hex,
-                          latency_ms=round((time.perf_counter() - started) * 1000, 2))
+    return json_response(SearchResponse(hits=[hit_out(h, names) for h in hits], request_id=uuid.uuid4().hex,
+                                        latency_ms=round((time.perf_counter() - started) * 1000, 2)))
 
 
 @router.post("/ask", response_model=AskResponse)
-def ask(body: AskRequest, service: Service, caller: Chatbot, request: Request) -> AskResponse:
+def ask(body: AskRequest, service: Service, caller: Chatbot, request: Request) -> Response:
     """An answer with citations, a clarification, or a hand-off (see the README for how it decides)."""
     names = request.app.state.source_names
-    return ask_out(service.ask(question_of(body, names, caller)), names)
+    return json_response(ask_out(service.ask(question_of(body, names, caller)), names))
 
 
 @router.post("/ask/stream", response_class=StreamingResponse,

@@ -40,6 +40,24 @@ def test_candidates_group_faq_units_and_compute_features() -> None:
     assert d1["dense_gap"] == pytest.approx(0.85 - 0.95)
 
 
+def test_passage_list_gives_every_passage_a_score_and_a_rank() -> None:
+    """In the mixed dense list an entry's phrasings crowd its passage out; the passage-only list fills
+    ``dense_p``, its rank and its gap to the best passage, and adds entries found only there."""
+    dense = [hit("e1:q:a", 0.95, entry="e1"), hit("e2:q:b", 0.90, entry="e2")]
+    passages = [hit("e2:a:b", 0.80, "answer", "e2"), hit("e1:a:a", 0.70, "answer", "e1"),
+                hit("e3:a:c", 0.60, "answer", "e3")]
+    cands = {c.key: c.features for c in build_candidates(dense, [], k=60, passages=passages)}
+    assert list(cands) == ["entry:e1", "entry:e2", "entry:e3"]
+    e1, e2, e3 = cands["entry:e1"], cands["entry:e2"], cands["entry:e3"]
+    assert e1["dense_p"] == 0.70 and e2["dense_p"] == 0.80 and e3["dense_p"] == 0.60
+    assert e2["rrf_passage"] == 1 / 61 and e1["rrf_passage"] == 1 / 62 and e3["rrf_passage"] == 1 / 63
+    assert e1["dense_p_gap"] == pytest.approx(-0.10) and e2["dense_p_gap"] == 0.0
+    assert e3["in_dense"] == 0.0 and e3["dense_q"] == 0.90  # bounded by the dense list's lowest score
+    # without the passage list, an entry whose passage is not in the dense list gets the dense floor
+    plain = {c.key: c.features for c in build_candidates(dense, [], k=60)}
+    assert plain["entry:e1"]["dense_p"] == 0.90 and plain["entry:e1"]["rrf_passage"] == 0.0
+
+
 def test_weighted_rrf_order() -> None:
     feats = [{"rrf_dense": 1 / 61, "rrf_bm25": 0.0}, {"rrf_dense": 1 / 62, "rrf_bm25": 1 / 61}]
     assert rank_by(feats, RRFFusion(k=60)) == [1, 0]

@@ -113,10 +113,37 @@ def test_snownlp_scores_a_repeated_chinese_question_once(monkeypatch: pytest.Mon
         return 0.5
 
     monkeypatch.setattr(emotion, "zh_negativity", counted)
-    detector = emotion.EmotionDetector()
+    detector = emotion.EmotionDetector(threshold=0.25)  # low enough for snownlp's vote (0.3 x) to decide
     first = detector.detect("我的订单什么时候发货", None)
     again = detector.detect("我的订单什么时候发货", None)
     assert first == again and calls == ["我的订单什么时候发货"]
+    assert first.score == pytest.approx(0.15) and not first.escalate
+
+
+def test_snownlp_is_skipped_when_its_vote_cannot_decide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """snownlp weighs at most 0.5 (beside a complaint phrase) and 0.3 (without): under the default
+    threshold 0.6 it can never decide, so it is not run; the decisions match the full computation."""
+    import triage.emotion as emotion
+
+    calls: list[str] = []
+
+    def counted(text: str) -> float:
+        calls.append(text)
+        return 1.0
+
+    monkeypatch.setattr(emotion, "zh_negativity", counted)
+    default = emotion.EmotionDetector()
+    texts = ["我的订单什么时候发货", "垃圾产品！！用了两天就坏", "太差劲了，退款", "How do I reset my password?"]
+    fast = [default.detect(t, None) for t in texts]
+    assert calls == []
+    for text, got in zip(texts, fast, strict=True):
+        f = default.features(text, None)
+        full = max(f["classifier"], f["lexicon"], (0.5 if f["lexicon"] > 0 else 0.3) * f["zh_negativity"])
+        assert got.escalate == (full >= default.threshold)
+    # a threshold snownlp can reach without a complaint phrase (0.3 x 1.0): consulted, and it decides
+    assert len(calls) == 3  # the features() calls on the three Chinese texts above
+    low = emotion.EmotionDetector(threshold=0.28)
+    assert low.detect("我的订单什么时候发货", None).escalate and len(calls) == 4
 
 
 def test_router_ensemble_takes_the_char_ngram_baseline_when_it_wins_cross_validation(tmp_path: Path) -> None:
