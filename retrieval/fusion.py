@@ -1,7 +1,8 @@
 """Fusion of the dense and BM25 rankings: pure functions over per-candidate features.
 
 Two models share one interface (``score(features) -> float``):
-* ``RRFFusion``: weighted reciprocal-rank fusion, ``sum_r w_r / (k + rank_r)``.
+* ``RRFFusion``: weighted reciprocal-rank fusion, ``sum_r w_r / (k + rank_r)`` over the dense, BM25 and
+  passage-only rankings.
 * ``LinearFusion``: a logistic model over features (dense similarity, its gap to the best,
   normalised BM25, both RRF terms, question-vs-passage match), fitted per knowledge base on a
   development split by ``retrieval.fusion_fit``. The default.
@@ -36,9 +37,12 @@ class RRFFusion(BaseModel):
     k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    passage_weight: float = 0.0
+    """Weight of the passage-only dense ranking (whole-entry match; strong on long, multi-turn queries)."""
 
     def score(self, f: Mapping[str, float]) -> float:
-        return self.dense_weight * f["rrf_dense"] + self.bm25_weight * f["rrf_bm25"]
+        return (self.dense_weight * f["rrf_dense"] + self.bm25_weight * f["rrf_bm25"]
+                + (self.passage_weight * f.get("rrf_passage", 0.0) if self.passage_weight else 0.0))
 
 
 class LinearFusion(BaseModel):

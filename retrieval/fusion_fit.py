@@ -1,6 +1,6 @@
 """Fit the fusion of dense and BM25 for one knowledge base, on labelled development questions.
 
-Tries weighted RRF over a grid of weights (which includes dense-only and BM25-only) and logistic
+Tries weighted RRF over a grid of weights (which includes dense-only, BM25-only and passage-only) and logistic
 models over all candidate features, and keeps whichever ranks the development questions best
 (MRR@10, then hit@1). Because the single retrievers are in the search space, the chosen fusion is
 never worse than either of them on the development split."""
@@ -78,6 +78,9 @@ def fit_on_candidates(pool: Sequence[tuple[list[Candidate], frozenset[str]]], k:
     options: dict[str, FusionModel] = {}
     for wd, wb in [(1, 0), (0, 1), (1, 1), (1, 0.5), (1, 0.25), (1, 0.1), (0.5, 1), (0.25, 1)]:
         options[f"rrf dense={wd} bm25={wb}"] = RRFFusion(k=k, dense_weight=wd, bm25_weight=wb)
+    for wd, wb, wp in [(0, 0, 1), (1, 0, 1), (0.5, 0, 1), (1, 0.25, 1), (0.5, 0.25, 1), (0.25, 0.1, 1)]:
+        options[f"rrf dense={wd} bm25={wb} passage={wp}"] = RRFFusion(k=k, dense_weight=wd, bm25_weight=wb,
+                                                                      passage_weight=wp)
     for c_value in (0.1, 1.0, 10.0):
         options[f"logistic C={c_value}"] = _fit_logistic(pool, c_value, k)
     scores = {name: ranking_scores(pool, model) for name, model in options.items()}

@@ -59,9 +59,14 @@ def test_passage_list_gives_every_passage_a_score_and_a_rank() -> None:
 
 
 def test_weighted_rrf_order() -> None:
-    feats = [{"rrf_dense": 1 / 61, "rrf_bm25": 0.0}, {"rrf_dense": 1 / 62, "rrf_bm25": 1 / 61}]
-    assert rank_by(feats, RRFFusion(k=60)) == [1, 0]
-    assert rank_by(feats, RRFFusion(k=60, dense_weight=1.0, bm25_weight=0.0)) == [0, 1]
+    feats = [{"rrf_dense": 1 / 61, "rrf_bm25": 0.0, "rrf_passage": 1 / 65},
+             {"rrf_dense": 1 / 62, "rrf_bm25": 1 / 61, "rrf_passage": 0.0},
+             {"rrf_dense": 0.0, "rrf_bm25": 0.0, "rrf_passage": 1 / 61}]
+    assert rank_by(feats, RRFFusion(k=60)) == [1, 0, 2]
+    assert rank_by(feats, RRFFusion(k=60, dense_weight=1.0, bm25_weight=0.0)) == [0, 1, 2]
+    assert rank_by(feats, RRFFusion(k=60, dense_weight=0.0, bm25_weight=0.0, passage_weight=1.0)) == [2, 0, 1]
+    # an RRF model stored before the passage ranking existed still loads, with the passage weight 0
+    assert fusion_from_dict({"kind": "rrf", "k": 60, "dense_weight": 1.0, "bm25_weight": 0.5}).passage_weight == 0.0
 
 
 def test_linear_fusion_is_logistic() -> None:
