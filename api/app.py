@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
@@ -70,6 +71,9 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
         owned = kb is None
         service = kb if kb is not None else await asyncio.to_thread(KnowledgeBase.open, settings)
         await asyncio.to_thread(service.warm_up)  # readiness means warm: the first requests are not slow
+        if owned:  # the models and index loaded for good: out of the collector's way (fewer, shorter pauses)
+            gc.collect()
+            gc.freeze()
         service.ask_observers.append(app.state.metrics.observe_ask)
         app.state.kb = service
         app.state.keys = KeyStore(service.store.keys, cache_s=settings.key_cache_s)
