@@ -46,6 +46,16 @@ class SearchQuery(NamedTuple):
     filters: Filters | None = None
     kinds: Sequence[str] | None = None
 
+    def is_empty(self) -> bool:
+        """A BM25 query without a known term: nothing to search (an empty list, not an error)."""
+        return isinstance(self.vector, SparseVec) and not self.vector.indices
+
+
+def filter_conditions(filters: Filters | None, kinds: Sequence[str] | None = None) -> list[tuple[str, list[str]]]:
+    """(payload key, any of these values) conditions of a query, for either backend to build its filter."""
+    conditions = filters.items() if filters is not None else []
+    return [*conditions, ("kind", list(kinds))] if kinds else conditions
+
 
 class VectorIndex(Protocol):
     """What retrieval needs from a vector store."""

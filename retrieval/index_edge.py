@@ -18,13 +18,20 @@ from core.errors import BackendError
 from core.ids import point_uuid
 from core.models import Filters
 from retrieval.bm25 import SparseVec
-from retrieval.index import DENSE, LIGHT_KEYS, PAYLOAD_KEYWORDS, SPARSE, IndexHit, IndexPoint, SearchQuery
+from retrieval.index import (
+    DENSE,
+    LIGHT_KEYS,
+    PAYLOAD_KEYWORDS,
+    SPARSE,
+    IndexHit,
+    IndexPoint,
+    SearchQuery,
+    filter_conditions,
+)
 
 
 def edge_filter(filters: Filters | None, kinds: Sequence[str] | None = None) -> qe.Filter | None:
-    conditions = filters.items() if filters is not None else []
-    if kinds:
-        conditions = [*conditions, ("kind", list(kinds))]
+    conditions = filter_conditions(filters, kinds)
     if not conditions:
         return None
     must: list[Any] = [qe.FieldCondition(key=name, match=qe.MatchAny(any=values)) for name, values in conditions]
@@ -38,10 +45,6 @@ def _index_keywords(shard: qe.EdgeShard) -> None:
     for key in PAYLOAD_KEYWORDS:
         if key not in have:
             shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
-
-
-def _empty_sparse(q: SearchQuery) -> bool:
-    return isinstance(q.vector, SparseVec) and not q.vector.indices
 
 
 def _edge_query(q: SearchQuery) -> Any:
@@ -122,7 +125,7 @@ class EdgeIndex:
     def search_batch(self, queries: Sequence[SearchQuery],
                      keys: Sequence[str] | None = LIGHT_KEYS) -> list[list[IndexHit]]:
         selector: Any = list(keys) if keys is not None else True
-        run = [i for i, q in enumerate(queries) if not _empty_sparse(q)]
+        run = [i for i, q in enumerate(queries) if not q.is_empty()]
         requests = [qe.QueryRequest(limit=queries[i].limit, query=_edge_query(queries[i]),
                                     filter=edge_filter(queries[i].filters, queries[i].kinds), with_payload=selector)
                     for i in run]

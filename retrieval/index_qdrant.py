@@ -15,13 +15,20 @@ from core.errors import BackendError
 from core.ids import point_uuid
 from core.models import Filters
 from retrieval.bm25 import SparseVec
-from retrieval.index import DENSE, LIGHT_KEYS, PAYLOAD_KEYWORDS, SPARSE, IndexHit, IndexPoint, SearchQuery
+from retrieval.index import (
+    DENSE,
+    LIGHT_KEYS,
+    PAYLOAD_KEYWORDS,
+    SPARSE,
+    IndexHit,
+    IndexPoint,
+    SearchQuery,
+    filter_conditions,
+)
 
 
 def client_filter(filters: Filters | None, kinds: Sequence[str] | None = None) -> models.Filter | None:
-    conditions = filters.items() if filters is not None else []
-    if kinds:
-        conditions = [*conditions, ("kind", list(kinds))]
+    conditions = filter_conditions(filters, kinds)
     if not conditions:
         return None
     must: list[Any] = [models.FieldCondition(key=name, match=models.MatchAny(any=values))
@@ -109,7 +116,7 @@ class QdrantServerIndex:
     def search_batch(self, queries: Sequence[SearchQuery],
                      keys: Sequence[str] | None = LIGHT_KEYS) -> list[list[IndexHit]]:
         selector: Any = list(keys) if keys is not None else True
-        run = [i for i, q in enumerate(queries) if not (isinstance(q.vector, SparseVec) and not q.vector.indices)]
+        run = [i for i, q in enumerate(queries) if not q.is_empty()]
         requests = []
         for i in run:
             q = queries[i]

@@ -110,6 +110,11 @@ def test_cli_bad_configuration_and_arguments_are_messages_not_tracebacks(tmp_pat
     r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "invalid configuration: promote_policy" in r.stderr
     assert "Traceback" not in r.stderr
+    for garbage in ("1.5", "0", "most"):  # a precision is in (0, 1]
+        env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_CLARIFY_PRECISION": garbage}
+        r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
+        assert r.returncode == 2 and "invalid configuration: clarify_precision" in r.stderr, garbage
+        assert "Traceback" not in r.stderr
     r = kb(tmp_path / "kb", "review", "rollback", "pw", "not-a-number", "--by", "eve")
     assert r.returncode == 2 and "Invalid value for 'version'" in r.stderr and "Traceback" not in r.stderr
     r = kb(tmp_path / "kb", "calibrate")

@@ -144,6 +144,8 @@ def test_snownlp_is_skipped_when_its_vote_cannot_decide(monkeypatch: pytest.Monk
     assert len(calls) == 3  # the features() calls on the three Chinese texts above
     low = emotion.EmotionDetector(threshold=0.28)
     assert low.detect("我的订单什么时候发货", None).escalate and len(calls) == 4
+    # score() stays the full computation (training fits the threshold on it): the vote is always counted
+    assert default.score("我的订单什么时候发货", None) == pytest.approx(0.3)  # the vote counted (memoised text)
 
 
 def test_router_ensemble_takes_the_char_ngram_baseline_when_it_wins_cross_validation(tmp_path: Path) -> None:
