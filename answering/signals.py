@@ -10,6 +10,9 @@ fitting, the live decision and benchmarks:
 * how well the question matched the entry (dense similarity to its closest phrasing and to its answer);
 * the question itself: its length and whether it is Chinese;
 * the set of the top ``CHOICES`` entries (for clarifications): its summed scores and the drop after it;
+* the English embedder's view (English questions, when there is one): whether it ranks the top entry first
+  too, by how much, and its similarity (``has_en`` 0 and the rest 0 otherwise). Where multilingual-e5 and
+  MiniLM disagree on the first entry, it is right far less often (banking77: 18% vs 87%);
 * ``seeking``: the probability that a dialogue turn asks for knowledge at all (1 unless a turn classifier
   gives it, see ``signals(..., seeking=)``).
 """
@@ -34,6 +37,7 @@ SIGNALS: tuple[str, ...] = (
     *LEGACY_SIGNALS, "third", "gap23", "share5", "n_close", "dense_first", "bm25_first", "agree", "dense_lead",
     "bm25_lead",
     "q_len", "is_zh", "set_sum", "set_drop", "set_dense", "seeking",
+    "has_en", "en_first", "en_lead", "dense_en",
 )
 
 
@@ -85,6 +89,12 @@ def signals(hits: Sequence[SearchHit], question: str = "", seeking: float | None
     out["dense_first"] = 1.0 if out["dense_lead"] >= 0 and f.get("in_dense", 0.0) else 0.0
     out["bm25_first"] = 1.0 if out["bm25_lead"] >= 0 and f.get("in_bm25", 0.0) else 0.0
     out["agree"] = out["dense_first"] * out["bm25_first"]
+    if f.get("has_en", 0.0):
+        en_other = max((h.features.get("dense_en", 0.0) for h in others), default=0.0)
+        out["has_en"] = 1.0
+        out["dense_en"] = float(f.get("dense_en", 0.0))
+        out["en_lead"] = out["dense_en"] - en_other
+        out["en_first"] = 1.0 if out["en_lead"] >= 0 else 0.0
     return out
 
 

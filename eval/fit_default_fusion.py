@@ -22,7 +22,7 @@ from core.settings import Settings
 from eval import datasets
 from eval.emb_cache import CachingEmbedder
 from ingest.pipeline import IngestReport
-from retrieval.embed import build_embedder
+from retrieval.embed import build_embedder, build_english_embedder
 from retrieval.fusion import FusionModel, default_fusion
 from retrieval.fusion_fit import Labelled, collect, fit_on_candidates, ranking_scores
 from service.knowledge_base import KnowledgeBase
@@ -64,7 +64,9 @@ def run(per_set: int) -> tuple[FusionModel, dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         for name, (entries, docs, dev, test) in _sets().items():
             settings = Settings(home=Path(tmp) / name)
-            kb = KnowledgeBase.open(settings, embedder=CachingEmbedder(build_embedder(settings)))
+            english = build_english_embedder(settings)
+            kb = KnowledgeBase.open(settings, embedder=CachingEmbedder(build_embedder(settings)),
+                                    english=CachingEmbedder(english) if english is not None else None)
             ingestor, report = kb.ingestor(), IngestReport()
             if entries:
                 ingestor.write_source(f"bench:{name}:faq", "faq", "bench", entries, [], report)

@@ -14,6 +14,7 @@ from core.store import Store
 from ingest.chunking import head_within
 from retrieval.bm25 import BM25Params, doc_sparse
 from retrieval.embed import Embedder
+from retrieval.embed_english import is_english
 from retrieval.index import IndexPoint, VectorIndex
 from retrieval.tokenize import Tokenizer
 
@@ -63,6 +64,9 @@ class UnitIndexer:
     store: Store
     cache: VectorCache = field(default_factory=VectorCache)
     answer_max_tokens: int | None = None
+    english: Embedder | None = None
+    """The second, English-only embedder: English units get its vector too (``IndexPoint.dense_en``)."""
+    english_cache: VectorCache = field(default_factory=VectorCache)
 
     def _key(self, unit: Unit) -> _Key:
         return unit.kind == "question", dense_text(unit, self.answer_max_tokens)
@@ -95,6 +99,34 @@ class UnitIndexer:
                 out[(as_query, text)] = np.asarray(vector)
                 self.cache.put((as_query, text), out[(as_query, text)])
 
+    def _english(self, units: Sequence[Unit], isolate: bool) -> dict[str, np.ndarray]:
+        """English vectors by text, for the English units. When they cannot be computed and failures are
+        isolated, the units are still indexed without them (the multilingual vector and BM25 find them)."""
+        if self.english is None:
+            return {}
+        texts = list(dict.fromkeys(t for u in units if is_english(t := dense_text(u, self.answer_max_tokens))))
+        out: dict[str, np.ndarray] = {}
+        todo = []
+        for text in texts:
+            hit = self.english_cache.get((False, text))
+            if hit is not None:
+                out[text] = hit
+            else:
+                todo.append(text)
+        if not todo:
+            return out
+        try:
+            vectors = self.english.embed_passages(todo)
+        except Exception as exc:
+            if not isolate:
+                raise
+            log.warning("English embedding of %d texts failed (%s); indexed without it", len(todo), exc)
+            return out
+        for text, vector in zip(todo, vectors, strict=True):
+            out[text] = np.asarray(vector)
+            self.english_cache.put((False, text), out[text])
+        return out
+
     def _vectors(self, units: Sequence[Unit], isolate: bool) -> tuple[
             list[Unit], list[tuple[Unit, str]], dict[_Key, np.ndarray]]:
         """Units with a vector, the units whose text could not be embedded, and the vectors."""
@@ -125,10 +157,12 @@ class UnitIndexer:
             return failed
         tokens = [self.tokenizer.tokenize(u.text) for u in ok]
         dl = avgdl if avgdl is not None else self.avgdl([len(t) for t in tokens])
+        english = self._english(ok, isolate)
         points = []
         for unit, toks in zip(ok, tokens, strict=True):
             points.append(IndexPoint(unit.id, vectors[self._key(unit)], doc_sparse(toks, dl, self.bm25),
-                                     {**unit.payload(), "ntok": len(toks)}))
+                                     {**unit.payload(), "ntok": len(toks)},
+                                     english.get(dense_text(unit, self.answer_max_tokens))))
         try:
             self.index.upsert(points)
         except Exception as exc:

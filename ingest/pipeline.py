@@ -80,6 +80,7 @@ class Ingestor:
         bm25: BM25Params, build_fingerprint: str, chunk_max_tokens: int = 220, chunk_overlap_tokens: int = 40,
         quarantine_path: Path | None = None, masker: PiiMasker | None = None,
         on_commit: Callable[[], None] | None = None, answer_max_tokens: int | None = None,
+        english: Embedder | None = None,
     ) -> None:
         self.store = store
         self.on_commit = on_commit
@@ -94,7 +95,8 @@ class Ingestor:
         self.chunk_overlap_tokens = chunk_overlap_tokens
         self.quarantine_path = quarantine_path
         self.masker = masker or PiiMasker()
-        self.indexer = UnitIndexer(embedder, tokenizer, index, bm25, store, answer_max_tokens=answer_max_tokens)
+        self.indexer = UnitIndexer(embedder, tokenizer, index, bm25, store, answer_max_tokens=answer_max_tokens,
+                                   english=english)
 
     # -- vectors ----------------------------------------------------------------------------
     def embed_units(

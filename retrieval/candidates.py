@@ -27,6 +27,8 @@ class Candidate:
     rank_dense: int | None = None
     rank_bm25: int | None = None
     rank_passage: int | None = None
+    dense_en: float | None = None
+    rank_en: int | None = None
     features: dict[str, float] = field(default_factory=dict)
 
 
@@ -39,12 +41,13 @@ def _merge(best: float | None, score: float) -> float:
 
 
 def build_candidates(dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int = 60,
-                     passages: Sequence[IndexHit] = ()) -> list[Candidate]:
+                     passages: Sequence[IndexHit] = (), english: Sequence[IndexHit] = ()) -> list[Candidate]:
     """Candidates in order of first appearance (dense first), with features filled in.
 
     ``passages`` is a dense search over answer and chunk units alone: in the mixed dense list an entry's
     phrasings crowd out the passages, so without it ``dense_p`` would be missing for most candidates (the
-    whole-entry match is what a plain one-vector-per-entry pipeline ranks by, and it is a strong signal)."""
+    whole-entry match is what a plain one-vector-per-entry pipeline ranks by, and it is a strong signal).
+    ``english`` is the English embedder's search over all units (English questions only)."""
     by_key: dict[str, Candidate] = {}
     order: list[str] = []
 
@@ -55,11 +58,17 @@ def build_candidates(dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int
             order.append(key)
         return by_key[key]
 
-    for rank_list, name in ((dense, "dense"), (bm25, "bm25"), (passages, "passage")):
+    for rank_list, name in ((dense, "dense"), (bm25, "bm25"), (passages, "passage"), (english, "english")):
         seen: set[str] = set()
         for hit in rank_list:
             cand = get(hit)
             is_question = hit.payload.get("kind") == "question"
+            if name == "english":
+                cand.dense_en = _merge(cand.dense_en, hit.score)
+                if cand.key not in seen:
+                    seen.add(cand.key)
+                    cand.rank_en = len(seen)
+                continue
             if name == "passage":
                 cand.dense_p = _merge(cand.dense_p, hit.score)
                 cand.matched = cand.matched or hit.payload
@@ -86,7 +95,20 @@ def build_candidates(dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int
 
     cands = [by_key[key] for key in order]
     _fill_features(cands, dense, bm25, k, passages)
+    _fill_english(cands, english, k)
     return cands
+
+
+def _fill_english(cands: list[Candidate], english: Sequence[IndexHit], k: int) -> None:
+    """The English embedder's features: its similarity (the list's lowest score as the bound for a candidate
+    missing from it), the gap to its best, its RRF term; all 0 with ``has_en`` 0 when there is no list."""
+    floor = min((h.score for h in english), default=0.0)
+    top = max((h.score for h in english), default=0.0)
+    has = 1.0 if english else 0.0
+    for c in cands:
+        score = c.dense_en if c.dense_en is not None else floor
+        c.features.update({"dense_en": score, "dense_en_gap": score - top, "rrf_en": rrf_term(c.rank_en, k),
+                           "has_en": has})
 
 
 def _fill_features(cands: list[Candidate], dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int,

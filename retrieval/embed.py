@@ -176,6 +176,17 @@ def build_embedder(settings: Settings) -> Embedder:
     raise BadInput(f"unknown embedder {settings.embedder!r}")
 
 
+def build_english_embedder(settings: Settings) -> Embedder | None:
+    """The second, English-only embedder the settings ask for, or None (not yet loaded)."""
+    if settings.english_embedder == "none":
+        return None
+    if settings.english_embedder == "fake":
+        return FakeEmbedder(dim=32)
+    from retrieval.embed_english import MiniLMEmbedder
+
+    return MiniLMEmbedder(settings.model_cache, batch_size=settings.embed_batch_size)
+
+
 def embed_in_batches(embedder: Embedder, texts: Sequence[str], progress: ProgressFactory | None = None,
                      batch: int = 256) -> np.ndarray:
     """Query vectors for many texts (training, calibration, clustering), ``batch`` at a time."""

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 FEATURES: tuple[str, ...] = (
     "dense", "dense_gap", "dense_q", "dense_p", "bm25_norm", "bm25_q_norm", "bm25_p_norm",
     "rrf_dense", "rrf_bm25", "in_dense", "in_bm25", "is_faq", "rrf_passage", "dense_p_gap",
+    "dense_en", "dense_en_gap", "rrf_en", "has_en",
 )
 
 
@@ -39,10 +40,13 @@ class RRFFusion(BaseModel):
     bm25_weight: float = 1.0
     passage_weight: float = 0.0
     """Weight of the passage-only dense ranking (whole-entry match; strong on long, multi-turn queries)."""
+    english_weight: float = 0.0
+    """Weight of the English embedder's ranking (present for English questions only)."""
 
     def score(self, f: Mapping[str, float]) -> float:
         return (self.dense_weight * f["rrf_dense"] + self.bm25_weight * f["rrf_bm25"]
-                + (self.passage_weight * f.get("rrf_passage", 0.0) if self.passage_weight else 0.0))
+                + (self.passage_weight * f.get("rrf_passage", 0.0) if self.passage_weight else 0.0)
+                + (self.english_weight * f.get("rrf_en", 0.0) if self.english_weight else 0.0))
 
 
 class LinearFusion(BaseModel):

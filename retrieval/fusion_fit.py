@@ -81,6 +81,9 @@ def fit_on_candidates(pool: Sequence[tuple[list[Candidate], frozenset[str]]], k:
     for wd, wb, wp in [(0, 0, 1), (1, 0, 1), (0.5, 0, 1), (1, 0.25, 1), (0.5, 0.25, 1), (0.25, 0.1, 1)]:
         options[f"rrf dense={wd} bm25={wb} passage={wp}"] = RRFFusion(k=k, dense_weight=wd, bm25_weight=wb,
                                                                       passage_weight=wp)
+    for wd, wb, we in [(1, 0.25, 1), (1, 0.5, 1), (0.5, 0.25, 1), (1, 0.25, 2)]:
+        options[f"rrf dense={wd} bm25={wb} english={we}"] = RRFFusion(k=k, dense_weight=wd, bm25_weight=wb,
+                                                                      english_weight=we)
     for c_value in (0.1, 1.0, 10.0):
         options[f"logistic C={c_value}"] = _fit_logistic(pool, c_value, k)
     scores = {name: ranking_scores(pool, model) for name, model in options.items()}

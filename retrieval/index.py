@@ -16,6 +16,8 @@ from retrieval.bm25 import SparseVec
 
 DENSE: Final = "dense"
 SPARSE: Final = "bm25"
+ENGLISH: Final = "dense_en"
+"""The second (English) embedder's vectors: queried through ``PairedIndex``, which keeps them apart."""
 PAYLOAD_KEYWORDS = ("kind", "entry_id", "doc_id", "category", "product", "lang", "source", "tags")
 LIGHT_KEYS = ("unit_id", "entry_id", "doc_id", "kind", "source")
 """Enough of a point's payload to group hits into candidates and rank them. A full payload carries the
@@ -29,6 +31,8 @@ class IndexPoint(NamedTuple):
     dense: np.ndarray
     sparse: SparseVec
     payload: dict[str, Any]
+    dense_en: np.ndarray | None = None
+    """The English embedder's vector (English units, when there is a second embedder)."""
 
 
 class IndexHit(NamedTuple):
@@ -40,7 +44,7 @@ class IndexHit(NamedTuple):
 class SearchQuery(NamedTuple):
     """One single-retriever query of a batch: ``using`` names the vector, ``kinds`` keeps only those units."""
 
-    using: Literal["dense", "bm25"]
+    using: Literal["dense", "bm25", "dense_en"]
     vector: np.ndarray | SparseVec
     limit: int
     filters: Filters | None = None

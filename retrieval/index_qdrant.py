@@ -48,6 +48,10 @@ class QdrantServerIndex:
         client = QdrantClient(location=url) if url == ":memory:" else QdrantClient(url=url, api_key=api_key)
         return cls(client, collection, dim)
 
+    def sibling(self, collection: str, dim: int) -> QdrantServerIndex:
+        """Another collection on the same client (the English embedder's index)."""
+        return QdrantServerIndex(self._client, collection, dim)
+
     def _ensure_collection(self) -> None:
         try:
             if self._client.collection_exists(self._collection):

@@ -14,8 +14,9 @@ from core.models import Filters, SearchHit
 from retrieval.bm25 import query_sparse
 from retrieval.candidates import Candidate, build_candidates
 from retrieval.embed import Embedder
+from retrieval.embed_english import is_english
 from retrieval.fusion import FusionModel
-from retrieval.index import DENSE, LIGHT_KEYS, SPARSE, IndexHit, SearchQuery, VectorIndex
+from retrieval.index import DENSE, ENGLISH, LIGHT_KEYS, SPARSE, IndexHit, SearchQuery, VectorIndex
 from retrieval.tokenize import Tokenizer
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -24,11 +25,13 @@ PASSAGE_KINDS = ("answer", "chunk")
 
 
 class Hits(NamedTuple):
-    """The three single-retriever lists a query's candidates are built from."""
+    """The single-retriever lists a query's candidates are built from (``english``: the English embedder's,
+    empty for other questions or without one)."""
 
     dense: list[IndexHit]
     bm25: list[IndexHit]
     passages: list[IndexHit]
+    english: list[IndexHit] = []  # noqa: RUF012 (a NamedTuple default: never mutated, replaced)
 
     def without(self, exclude: Callable[[dict[str, Any]], bool]) -> Hits:
         """The same lists with the points ``exclude`` rejects left out (leave-one-out refits)."""
@@ -76,9 +79,11 @@ class HybridSearcher:
 
     def __init__(
         self, embedder: Embedder, tokenizer: Tokenizer, index: VectorIndex, fusion: FusionModel,
-        candidates: int = 50, passages: int = 30,
+        candidates: int = 50, passages: int = 30, english: Embedder | None = None,
     ) -> None:
         self.embedder = embedder
+        self.english = english
+        """The second, English-only embedder (None: off); its index is ``PairedIndex.english``."""
         self.tokenizer = tokenizer
         self.index = index
         self.fusion = fusion
@@ -87,6 +92,12 @@ class HybridSearcher:
 
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.embed_queries([query])[0]
+
+    def english_vector(self, query: str) -> np.ndarray | None:
+        """The English embedder's vector of an English question (None for other text or without one)."""
+        if self.english is None or not is_english(query):
+            return None
+        return self.english.embed_queries([query])[0]
 
     def candidates(
         self, query: str, filters: Filters | None = None, vector: np.ndarray | None = None,
@@ -107,16 +118,22 @@ class HybridSearcher:
     def hits(self, query: str, vector: np.ndarray, filters: Filters | None = None,
              timings: Timings | None = None, full: bool = False) -> Hits:
         """The dense (all units), BM25 and passage-only dense lists of one query, in one batch to the index.
-        Light payloads unless ``full`` (leave-one-out refits look at the texts of the hits)."""
+        Light payloads unless ``full`` (leave-one-out refits look at the texts of the hits). An English
+        question also gets the English embedder's list."""
         t = timings or Timings()
         start = time.perf_counter()
+        english = self.english_vector(query)
+        start = t.add("embed_en", start) if english is not None else start
         queries = [SearchQuery(DENSE, vector, self.n_candidates, filters),
                    SearchQuery(SPARSE, query_sparse(self.tokenizer.tokenize(query)), self.n_candidates, filters)]
         if self.n_passages:
             queries.append(SearchQuery(DENSE, vector, self.n_passages, filters, PASSAGE_KINDS))
+        if english is not None:
+            queries.append(SearchQuery(ENGLISH, english, self.n_candidates, filters))
         found = self.index.search_batch(queries, None if full else LIGHT_KEYS)
         t.add("index", start)
-        return Hits(found[0], found[1], found[2] if self.n_passages else [])
+        passages = found[2] if self.n_passages else []
+        return Hits(found[0], found[1], passages, found[-1] if english is not None else [])
 
     def to_hits(self, ranked: Sequence[tuple[Candidate, float]]) -> list[SearchHit]:
         """Search hits of ranked candidates, each with the full payload of its matched unit (searches return
@@ -134,7 +151,8 @@ class HybridSearcher:
     def build(self, hits: Hits, timings: Timings | None = None) -> list[Candidate]:
         """Candidates with fusion features from the three lists."""
         start = time.perf_counter()
-        cands = build_candidates(hits.dense, hits.bm25, k=getattr(self.fusion, "k", 60), passages=hits.passages)
+        cands = build_candidates(hits.dense, hits.bm25, k=getattr(self.fusion, "k", 60), passages=hits.passages,
+                                 english=hits.english)
         (timings or Timings()).add("fusion", start)
         return cands
 

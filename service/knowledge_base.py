@@ -37,11 +37,12 @@ from learning.curator import Curator
 from learning.gaps import find_gaps
 from learning.records import Feedback, FeedbackOutcome, Resolution, ResolutionOutcome
 from learning.retention import Purged
-from retrieval.batching import close_embedder, serving_embedder
+from retrieval.batching import EmbeddingLRU, close_embedder, serving_embedder
 from retrieval.bm25 import BM25Params
-from retrieval.embed import Embedder, build_embedder
+from retrieval.embed import Embedder, build_embedder, build_english_embedder
 from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
 from retrieval.index import VectorIndex
+from retrieval.index_paired import PairedIndex
 from retrieval.searcher import HybridSearcher, Mode, Timings
 from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
 from service.asklog import AskLogWriter
@@ -74,6 +75,18 @@ def open_index(settings: Settings, dim: int) -> VectorIndex:
     return EdgeIndex(settings.index_dir, dim)
 
 
+def open_english_index(settings: Settings, dim: int, main: VectorIndex) -> VectorIndex:
+    """The English embedder's index beside ``main``: a second collection on the same Qdrant client, or a second
+    Edge shard under home."""
+    from retrieval.index_qdrant import QdrantServerIndex
+
+    if isinstance(main, QdrantServerIndex):
+        return main.sibling(f"{settings.collection}_en", dim)
+    from retrieval.index_edge import EdgeIndex
+
+    return EdgeIndex(settings.english_index_dir, dim)
+
+
 def _stored_models(store: Store) -> tuple[FusionModel, Calibration | None]:
     """The fusion model and calibration stored in the record, else the package defaults."""
     fusion_data = store.meta.get(MetaKey.fusion)
@@ -96,15 +109,18 @@ class KnowledgeBase:
     def __init__(
         self, settings: Settings, store: Store, embedder: Embedder, tokenizer: Tokenizer, index: VectorIndex,
         manifest: Manifest, fusion: FusionModel, calibration: Calibration | None = None,
+        english: Embedder | None = None,
     ) -> None:
         self.settings = settings
+        self.english = english
         self.store = store
         self.embedder = embedder
         self.tokenizer = tokenizer
         self.index = index
         self.manifest = manifest
         self.bm25 = BM25Params(k1=settings.bm25_k1, b=settings.bm25_b)
-        self.searcher = HybridSearcher(embedder, tokenizer, index, fusion, candidates=settings.candidates)
+        self.searcher = HybridSearcher(embedder, tokenizer, index, fusion, candidates=settings.candidates,
+                                       english=english)
         self.masker = PiiMasker()
         generator: Generator | None = (
             OpenAIGenerator(settings.llm_base_url, settings.llm_model, _secret(settings.llm_api_key),
@@ -165,9 +181,10 @@ class KnowledgeBase:
     @classmethod
     def open(
         cls, settings: Settings, *, embedder: Embedder | None = None, index: VectorIndex | None = None,
-        allow_mismatch: bool = False, for_ingest: bool = False,
+        allow_mismatch: bool = False, for_ingest: bool = False, english: Embedder | None = None,
     ) -> KnowledgeBase:
-        """Load every part once. ``allow_mismatch`` is for ``kb reindex``, which rebuilds a mismatched index."""
+        """Load every part once. ``allow_mismatch`` is for ``kb reindex``, which rebuilds a mismatched index.
+        ``english`` replaces the English embedder the settings name (benchmarks pass a caching one)."""
         settings.home.mkdir(parents=True, exist_ok=True)
         install_user_dict(settings)
         store = Store(settings.database())
@@ -175,6 +192,11 @@ class KnowledgeBase:
         emb.warm_up()
         emb = serving_embedder(emb, settings)
         emb.warm_up()
+        second = (english or build_english_embedder(settings)) if settings.english_embedder != "none" else None
+        if second is not None:
+            second.warm_up()
+            if settings.query_cache_size > 0:
+                second = EmbeddingLRU(second, settings.query_cache_size)
         user_dict = settings.config_dir / USER_DICT_NAME
         words = load_user_dict(user_dict) if user_dict.is_file() else ()
         tokenizer = Tokenizer(TokenizerConfig(zh_mode=settings.zh_mode, user_words=words))
@@ -182,6 +204,7 @@ class KnowledgeBase:
         manifest = Manifest(
             embedding_model=emb.model_id, dim=emb.dim, tokenizer=tokenizer.config.fingerprint(),
             bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b, chunker_version=CHUNKER_VERSION,
+            english_model=second.model_id if second is not None else "",
         )
         stored = store.meta.get(MetaKey.manifest)
         if stored is not None and not allow_mismatch:
@@ -194,8 +217,10 @@ class KnowledgeBase:
         if stored is None:
             store.meta.set(MetaKey.manifest, manifest.model_dump())
         idx = index or open_index(settings, emb.dim)
+        if second is not None:
+            idx = PairedIndex(idx, open_english_index(settings, second.dim, idx))
         fusion, calibration = _stored_models(store)
-        return cls(settings, store, emb, tokenizer, idx, manifest, fusion, calibration)
+        return cls(settings, store, emb, tokenizer, idx, manifest, fusion, calibration, second)
 
     def close(self) -> None:
         self.ask_log.close()  # first: every queued ask reaches the record
@@ -210,7 +235,7 @@ class KnowledgeBase:
             self.store, self.embedder, self.tokenizer, self.index, self.bm25, fingerprint,
             self.settings.chunk_max_tokens, self.settings.chunk_overlap_tokens,
             quarantine_path=self.settings.home / "quarantine.jsonl", on_commit=self.curator.bump,
-            answer_max_tokens=self.settings.answer_unit_max_tokens,
+            answer_max_tokens=self.settings.answer_unit_max_tokens, english=self.english,
         )
 
     def ingest(self, paths: Sequence[Path], prune: bool = False, progress: ProgressFactory | None = None,
@@ -351,6 +376,7 @@ class KnowledgeBase:
         return {
             **counts,
             "index_points": self.index.count(),
+            "english_points": self.index.english_count() if isinstance(self.index, PairedIndex) else 0,
             "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
             "database": self.settings.database().split("://")[0],
             "manifest": self.manifest.model_dump(),

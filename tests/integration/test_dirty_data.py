@@ -37,8 +37,8 @@ def test_cfpb_narratives_quarantine_and_readable_redactions(shared_data: Path, t
     assert "{$" not in texts and "$2400.00" in texts  # {$2400.00} amounts become readable money
     assert mine_candidates(tickets, mapping) == []  # complaints carry no agent answer to learn from
 
-    kb = KnowledgeBase.open(__import__("core.settings", fromlist=["Settings"]).Settings(home=tmp_path / "kb",
-                                                                                        embedder="fake"))
+    kb = KnowledgeBase.open(__import__("core.settings", fromlist=["Settings"]).Settings(
+        home=tmp_path / "kb", embedder="fake", english_embedder="fake"))
     mapfile = tmp_path / "cfpb.yaml"
     mapfile.write_text(json.dumps(CFPB_MAP), encoding="utf-8")  # JSON is valid YAML
     report = kb.ingest_tickets([path], load_mapping(mapfile))
@@ -79,11 +79,13 @@ def test_promotion_policy_puts_frequent_answers_live(tmp_path: Path) -> None:
 
     path = write_hub_tickets(tmp_path / "tickets.csv")
     mapping = load_mapping(None, HUB_MAP)
-    review = KnowledgeBase.open(Settings(home=tmp_path / "review", embedder="fake"))
+    review = KnowledgeBase.open(Settings(home=tmp_path / "review", embedder="fake",
+                                           english_embedder="fake"))
     review.ingest_tickets([path], mapping)
     assert review.store.counts()["entries"] == 0 and len(review.store.learning.candidates("review")) == 2
     review.close()
-    live = KnowledgeBase.open(Settings(home=tmp_path / "live", embedder="fake", promote_min_tickets=2))
+    live = KnowledgeBase.open(Settings(home=tmp_path / "live", embedder="fake", english_embedder="fake",
+                                         promote_min_tickets=2))
     live.ingest_tickets([path], mapping)
     assert [c.count for c in live.store.learning.candidates("promoted")] == [2]
     assert [c.count for c in live.store.learning.candidates("review")] == [1]

@@ -30,7 +30,8 @@ def free_port() -> int:
 
 def env_for(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
-    return {**env, "KB_HOME": str(home), "KB_EMBEDDER": "fake", "KB_PURGE_INTERVAL_S": "0"}
+    return {**env, "KB_HOME": str(home), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake",
+            "KB_PURGE_INTERVAL_S": "0"}
 
 
 def kb(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
