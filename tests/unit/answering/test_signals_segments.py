@@ -34,6 +34,19 @@ def test_agreement_and_leads_between_the_two_rankings() -> None:
     assert agree["agree"] == 1.0 and agree["bm25_lead"] == pytest.approx(1.0)
 
 
+def test_english_embedder_agreement() -> None:
+    """Whether the English embedder ranks the top entry first too, and by how much; all 0 without its list."""
+    hits = [hit("a", 0.8, dense_en=0.62, has_en=1), hit("b", 0.5, dense_en=0.70, has_en=1),
+            hit("c", 0.3, dense_en=0.40, has_en=1)]
+    s = signals(hits, "card declined")
+    assert (s["has_en"], s["en_first"], s["dense_en"]) == (1.0, 0.0, 0.62)
+    assert s["en_lead"] == pytest.approx(-0.08)
+    first = signals([hit("a", 0.8, dense_en=0.9, has_en=1), hits[1]], "card declined")
+    assert first["en_first"] == 1.0 and first["en_lead"] == pytest.approx(0.2)
+    none = signals([hit("a", 0.8), hit("b", 0.5)], "卡被拒了")
+    assert (none["has_en"], none["en_first"], none["en_lead"], none["dense_en"]) == (0.0, 0.0, 0.0, 0.0)
+
+
 def test_gap_structure_and_set_signals() -> None:
     hits = [hit("a", 0.6, dense_q=0.8), hit("a", 0.55), hit("b", 0.58, dense_q=0.9), hit("c", 0.2), hit("d", 0.1)]
     s = signals(hits, "q")

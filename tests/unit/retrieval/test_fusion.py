@@ -94,3 +94,28 @@ def test_fit_prefers_dense_when_bm25_is_noise() -> None:
     result = fit_on_candidates(pool)
     assert result.scores[result.model_name]["hit@1"] == 1.0
     assert result.scores["rrf dense=0 bm25=1"]["hit@1"] == 0.0
+
+
+def test_english_list_gives_its_own_similarity_rank_and_gap() -> None:
+    """The English embedder's list: its best score per entry, its rank, the gap to its best; a candidate
+    missing from it gets the list's lowest score; without a list every English feature is 0."""
+    dense = [hit("e1:q:a", 0.95, entry="e1"), hit("e2:q:b", 0.90, entry="e2")]
+    english = [hit("e2:q:b", 0.70, entry="e2"), hit("e2:a:b", 0.65, "answer", "e2"), hit("e3:q:c", 0.40, entry="e3")]
+    cands = {c.key: c.features for c in build_candidates(dense, [], k=60, english=english)}
+    assert list(cands) == ["entry:e1", "entry:e2", "entry:e3"]
+    e1, e2, e3 = cands["entry:e1"], cands["entry:e2"], cands["entry:e3"]
+    assert e2["dense_en"] == 0.70 and e2["rrf_en"] == 1 / 61 and e2["dense_en_gap"] == 0.0
+    assert e3["dense_en"] == 0.40 and e3["rrf_en"] == 1 / 62 and e3["dense_en_gap"] == pytest.approx(-0.30)
+    assert e1["dense_en"] == 0.40 and e1["rrf_en"] == 0.0  # bounded by the list's lowest score
+    assert e1["has_en"] == e2["has_en"] == 1.0
+    assert e3["in_dense"] == 0.0  # found by the English list alone, still a candidate
+    plain = build_candidates(dense, [], k=60)[0].features
+    assert (plain["dense_en"], plain["dense_en_gap"], plain["rrf_en"], plain["has_en"]) == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_rrf_english_weight() -> None:
+    feats = [{"rrf_dense": 1 / 61, "rrf_bm25": 0.0, "rrf_en": 0.0},
+             {"rrf_dense": 1 / 62, "rrf_bm25": 0.0, "rrf_en": 1 / 61}]
+    assert rank_by(feats, RRFFusion(k=60)) == [0, 1]
+    assert rank_by(feats, RRFFusion(k=60, english_weight=1.0)) == [1, 0]
+    assert fusion_from_dict({"kind": "rrf", "k": 60}).english_weight == 0.0
