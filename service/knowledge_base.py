@@ -132,7 +132,8 @@ class KnowledgeBase:
         models = settings.home / "models"
         self.answerer = Answerer(
             settings=settings, store=store, searcher=self.searcher, tokenizer=tokenizer, masker=self.masker,
-            router=Router(_load_model(models / "router"), load_routing_config(settings.routing_config)),
+            router=Router(_load_model(models / "router"), load_routing_config(settings.routing_config),
+                          english=self.searcher.english_vector),
             emotion=EmotionDetector(_load_model(models / "emotion"), settings.emotion_threshold),
             demote=self.curator.demote, calibration=calibration, reranker=build_reranker(settings),
             generator=generator,
@@ -314,7 +315,7 @@ class KnowledgeBase:
         """Train the team classifier from labelled history and make it live (versioned in KB_HOME/models)."""
         current = self.router.classifier
         clf = train_router(self.embedder, path, text_field, label_field,
-                           version=(current.version + 1) if current else 1, progress=progress)
+                           version=(current.version + 1) if current else 1, progress=progress, english=self.english)
         clf.save(self.settings.home / "models" / "router")
         self.answerer.router.classifier = clf
         return clf

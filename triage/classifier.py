@@ -38,6 +38,11 @@ class TextClassifier:
     def version(self) -> int:
         return int(self.meta.get("version", 1))
 
+    @property
+    def english_dim(self) -> int:
+        """Length of the English embedder's vector appended to the shared embedding (0: trained without)."""
+        return int(self.meta.get("english_dim", 0))
+
     def _features(self, texts: Sequence[str], embeddings: np.ndarray) -> Any:
         from scipy import sparse
 
@@ -76,6 +81,14 @@ class TextClassifier:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         return cls(data["model"], data["vectorizers"], list(data["labels"]), meta, data.get("baseline"),
                    float(data.get("baseline_weight", 0.0)))
+
+
+def join_english(vectors: np.ndarray, english: np.ndarray | None, dim: int) -> np.ndarray:
+    """[shared embedding | English embedding] per row; zeros where a text has no English vector."""
+    vectors = np.atleast_2d(vectors)
+    extra = (np.zeros((len(vectors), dim), dtype=np.float32) if english is None
+             else np.atleast_2d(np.asarray(english, dtype=np.float32)))
+    return np.hstack([vectors.astype(np.float32), extra])
 
 
 def char_svm_baseline(texts: Sequence[str], labels: Sequence[str]) -> Any:

@@ -5,7 +5,7 @@ escalated (angry) customer goes to the priority queue. ``reason`` says which of 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import BadInput
 
-from .classifier import TextClassifier
+from .classifier import TextClassifier, join_english
 
 
 class Route(BaseModel):
@@ -63,9 +63,13 @@ def load_routing_config(path: Path | None) -> RoutingConfig:
 
 
 class Router:
-    def __init__(self, classifier: TextClassifier | None, config: RoutingConfig) -> None:
+    def __init__(self, classifier: TextClassifier | None, config: RoutingConfig,
+                 english: Callable[[str], np.ndarray | None] | None = None) -> None:
         self.classifier = classifier
         self.config = config
+        self.english = english
+        """The English embedder's vector of a text (None when it is not English or there is none): a
+        classifier trained with it gets it appended to the shared embedding."""
 
     def route(
         self, text: str, embedding: np.ndarray, customer: Mapping[str, Any] | None = None, escalate: bool = False,
@@ -81,7 +85,11 @@ class Router:
         if self.classifier is None:
             return Route(team=self.config.default_queue, confidence=0.0,
                          reason="no router trained yet (kb train-router): default queue")
-        team, p = self.classifier.predict([text], embedding[None, :])[0]
+        features = embedding
+        if self.classifier.english_dim:
+            english = self.english(text) if self.english is not None else None
+            features = join_english(embedding, english, self.classifier.english_dim)[0]
+        team, p = self.classifier.predict([text], features[None, :])[0]
         if p < self.config.min_confidence:
             return Route(team=self.config.default_queue, confidence=round(p, 4),
                          reason=f"classifier unsure ({team} at {p:.2f} < {self.config.min_confidence}): default queue")

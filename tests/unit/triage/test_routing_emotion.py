@@ -171,3 +171,33 @@ def test_router_ensemble_takes_the_char_ngram_baseline_when_it_wins_cross_valida
     again = TextClassifier.load(tmp_path / "router")
     assert again.baseline_weight == clf.baseline_weight
     assert np.allclose(again.predict_proba(texts[:3], noise[:3]), proba)
+
+
+def test_router_trained_with_the_english_vector_gets_it_at_routing() -> None:
+    """A classifier trained on [shared | English] vectors: the router appends the English vector of the text
+    it routes (zeros for text without one). Here the shared part is all zeros, so only the English part can
+    tell the teams apart."""
+    from triage.classifier import join_english
+    from triage.training import router_features
+
+    english = FakeEmbedder(dim=16)
+    texts, labels = zip(*TRAIN, strict=True)
+    zero = FakeEmbedder(dim=4)
+    zero.embed_queries = lambda ts: np.zeros((len(ts), 4), dtype=np.float32)  # type: ignore[method-assign]
+    x = router_features(zero, english, list(texts))
+    assert x.shape == (len(texts), 20) and np.array_equal(x[:, 4:], english.embed_queries(list(texts)))
+    assert np.array_equal(join_english(np.ones(4), None, 3), np.array([[1, 1, 1, 1, 0, 0, 0]], dtype=np.float32))
+    clf = train_text_classifier(list(texts), list(labels), x, lexical=False)
+    clf.meta["english_dim"] = 16
+    asked: list[str] = []
+
+    def lookup(text: str) -> np.ndarray:
+        asked.append(text)
+        return english.embed_queries([text])[0]
+
+    router = Router(clf, RoutingConfig(min_confidence=0.0), english=lookup)
+    assert router.route("charged twice on my card", np.zeros(4)).team == "billing"
+    assert router.route("parcel lost by courier", np.zeros(4)).team == "logistics"
+    assert asked == ["charged twice on my card", "parcel lost by courier"]
+    blind = Router(clf, RoutingConfig(min_confidence=0.0))  # no English embedder at serving: zeros, one answer
+    assert blind.route("charged twice on my card", np.zeros(4)).team == blind.route("parcel lost", np.zeros(4)).team
