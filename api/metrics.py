@@ -4,8 +4,8 @@
 Series (labels of low cardinality only: route template, method, status, stage, decision):
 
 - ``supportkb_http_requests_total{route,method,status}``, ``supportkb_http_request_duration_seconds{route,method}``
-- ``supportkb_stage_duration_seconds{stage}``: embed, index (dense + BM25 + passages in one batch), fusion,
-  rank, decide, triage, log, cache...
+- ``supportkb_stage_duration_seconds{stage}``: embed, embed_en (the English embedder), index (dense + BM25 +
+  passages + English in one batch), fusion, rank, decide, triage, log, cache...
   (the ``timings_ms`` of every answer)
 - ``supportkb_decisions_total{decision}``
 - ``supportkb_cache_hits_total``, ``supportkb_cache_lookups_total`` (answer cache),
