@@ -32,7 +32,7 @@ def shared_data() -> Path:
 def fake_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     from core.settings import Settings
 
-    return Settings(home=tmp_path / "kb", embedder="fake", english_embedder="fake")
+    return Settings(home=tmp_path / "kb", embedder="fake", english_embedder="none")
 
 
 @pytest.fixture

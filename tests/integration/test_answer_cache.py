@@ -109,7 +109,7 @@ def test_feedback_right_after_an_answer_finds_its_ask(kb: KnowledgeBase) -> None
 
 
 def test_the_ask_log_is_flushed_on_close(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "kb", embedder="fake", english_embedder="fake", ask_log_flush_ms=60_000,
+    settings = Settings(home=tmp_path / "kb", embedder="fake", english_embedder="none", ask_log_flush_ms=60_000,
                         ask_log_flush_rows=10_000)
     kb = KnowledgeBase.open(settings)
     kb.ingest([write_faq(tmp_path / "faq.jsonl", FAQ)])
@@ -204,7 +204,7 @@ def test_the_shared_redis_cache_through_the_knowledge_base(tmp_path: Path) -> No
         redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5).ping()
     except (redis.RedisError, OSError) as exc:
         pytest.skip(f"no Redis answers at {url} ({exc}); start one to run the shared-cache test")
-    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="fake", redis_url=url,  # type: ignore[arg-type]
+    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="none", redis_url=url,  # type: ignore[arg-type]
                                      answer_cache_timeout_s=5.0))
     try:
         assert kb.answer_cache is not None and kb.answer_cache.backend.name == "redis"

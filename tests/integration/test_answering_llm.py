@@ -34,7 +34,7 @@ def llm() -> Iterator[FakeLLMServer]:
 
 
 def open_kb(tmp_path: Path, llm: FakeLLMServer | None, timeout: float = 2.0, faq: bool = True) -> KnowledgeBase:
-    settings = Settings(home=tmp_path / "kb", embedder="fake", english_embedder="fake",
+    settings = Settings(home=tmp_path / "kb", embedder="fake", english_embedder="none",
                         llm_base_url=llm.base_url if llm else None,
                         llm_model="tiny", llm_timeout_s=timeout)
     kb = KnowledgeBase.open(settings)

@@ -12,7 +12,7 @@ from tests.ticket_samples import HUB_FIX, write_hub_tickets
 
 
 def kb(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KB_HOME": str(home), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake"}
+    env = {**os.environ, "KB_HOME": str(home), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none"}
     return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env)
 
 
@@ -106,13 +106,13 @@ def test_cli_review_approve_history_rollback(tmp_path: Path) -> None:
 
 
 def test_cli_bad_configuration_and_arguments_are_messages_not_tracebacks(tmp_path: Path) -> None:
-    env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake",
+    env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none",
            "KB_PROMOTE_POLICY": "bogus"}
     r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "invalid configuration: promote_policy" in r.stderr
     assert "Traceback" not in r.stderr
     for garbage in ("1.5", "0", "most"):  # a precision is in (0, 1]
-        env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake",
+        env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none",
                "KB_CLARIFY_PRECISION": garbage}
         r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
         assert r.returncode == 2 and "invalid configuration: clarify_precision" in r.stderr, garbage

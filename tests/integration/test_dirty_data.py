@@ -38,7 +38,7 @@ def test_cfpb_narratives_quarantine_and_readable_redactions(shared_data: Path, t
     assert mine_candidates(tickets, mapping) == []  # complaints carry no agent answer to learn from
 
     kb = KnowledgeBase.open(__import__("core.settings", fromlist=["Settings"]).Settings(
-        home=tmp_path / "kb", embedder="fake", english_embedder="fake"))
+        home=tmp_path / "kb", embedder="fake", english_embedder="none"))
     mapfile = tmp_path / "cfpb.yaml"
     mapfile.write_text(json.dumps(CFPB_MAP), encoding="utf-8")  # JSON is valid YAML
     report = kb.ingest_tickets([path], load_mapping(mapfile))
@@ -80,11 +80,11 @@ def test_promotion_policy_puts_frequent_answers_live(tmp_path: Path) -> None:
     path = write_hub_tickets(tmp_path / "tickets.csv")
     mapping = load_mapping(None, HUB_MAP)
     review = KnowledgeBase.open(Settings(home=tmp_path / "review", embedder="fake",
-                                           english_embedder="fake"))
+                                           english_embedder="none"))
     review.ingest_tickets([path], mapping)
     assert review.store.counts()["entries"] == 0 and len(review.store.learning.candidates("review")) == 2
     review.close()
-    live = KnowledgeBase.open(Settings(home=tmp_path / "live", embedder="fake", english_embedder="fake",
+    live = KnowledgeBase.open(Settings(home=tmp_path / "live", embedder="fake", english_embedder="none",
                                          promote_min_tickets=2))
     live.ingest_tickets([path], mapping)
     assert [c.count for c in live.store.learning.candidates("promoted")] == [2]

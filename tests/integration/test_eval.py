@@ -34,7 +34,7 @@ def setup(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     faq, ev = tmp_path / "faq.jsonl", tmp_path / "eval.jsonl"
     faq.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in FAQ), encoding="utf-8")
     ev.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in EVAL), encoding="utf-8")
-    env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake"}
+    env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none"}
     return faq, ev, env
 
 

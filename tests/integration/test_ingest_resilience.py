@@ -55,7 +55,7 @@ class Killed(BaseException):  # stands for kill -9: nothing may catch it
 
 @pytest.fixture
 def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
-    base = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="fake"))
+    base = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="none"))
     yield base
     base.close()
 
@@ -164,7 +164,7 @@ def test_an_interrupted_run_keeps_its_checkpoints_and_the_rerun_embeds_only_the_
     rows = [{"id": f"b{i}", "question": f"Is code {i:03d}{i * 7919 % 1000:03d} valid?", "answer": f"Code {i} is fine."}
             for i in range(300)]
     path = faq(tmp_path / "big.jsonl", rows)
-    clean = KnowledgeBase.open(Settings(home=tmp_path / "clean", embedder="fake", english_embedder="fake"))
+    clean = KnowledgeBase.open(Settings(home=tmp_path / "clean", embedder="fake", english_embedder="none"))
     clean.ingest([path])
     expected = (clean.store.counts(), clean.index.unit_ids())
     clean.close()

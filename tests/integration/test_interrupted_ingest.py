@@ -28,7 +28,7 @@ def make_corpus(folder: Path, files: int = 60) -> None:
 
 
 def snapshot(home: Path) -> tuple[dict[str, int], set[str]]:
-    kb = KnowledgeBase.open(Settings(home=home, embedder="fake", english_embedder="fake"))
+    kb = KnowledgeBase.open(Settings(home=home, embedder="fake", english_embedder="none"))
     try:
         return kb.store.counts(), kb.index.unit_ids()
     finally:
@@ -38,7 +38,7 @@ def snapshot(home: Path) -> tuple[dict[str, int], set[str]]:
 def test_kill_9_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     make_corpus(corpus)
-    env = {**os.environ, "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake"}
+    env = {**os.environ, "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none"}
     cmd = [sys.executable, "-m", "cli.main", "ingest", str(corpus)]
 
     clean_home = tmp_path / "clean"
@@ -78,7 +78,7 @@ def test_kill_9_in_the_middle_of_a_large_file_keeps_its_checkpoints(tmp_path: Pa
              "answer": f"Serial {i} is covered until {2026 + i % 5}; keep the receipt {i * 31 % 9973}."}
             for i in range(3000)]
     (corpus / "big.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    env = {**os.environ, "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake"}
+    env = {**os.environ, "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none"}
     cmd = [sys.executable, "-m", "cli.main", "ingest", str(corpus), "--json"]
     clean_home = tmp_path / "clean"
     clean = subprocess.run(cmd, env={**env, "KB_HOME": str(clean_home)}, check=True, capture_output=True)

@@ -27,7 +27,7 @@ PAYPAL = "We accept PayPal at checkout: choose PayPal as the payment method and 
 def _kb(tmp_path: Path, **settings: object) -> KnowledgeBase:
     faq = tmp_path / "faq.jsonl"
     faq.write_text("\n".join(json.dumps(r) for r in FAQ), encoding="utf-8")
-    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="fake", **settings))  # type: ignore[arg-type]
+    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="none", **settings))  # type: ignore[arg-type]
     kb.ingest([faq])
     # answer only close question matches, so unknown questions are handed off
     kb.calibration = Calibration.model_validate({

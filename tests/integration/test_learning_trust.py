@@ -35,7 +35,7 @@ PAYPAL = "We accept PayPal at checkout: choose PayPal as the payment method and 
 def _kb(tmp_path: Path, intercept: float = -20.0, **settings: Any) -> KnowledgeBase:
     faq = tmp_path / "faq.jsonl"
     faq.write_text("\n".join(json.dumps(r) for r in FAQ), encoding="utf-8")
-    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="fake", **settings))
+    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="none", **settings))
     kb.ingest([faq])
     kb.calibration = Calibration.model_validate({
         "coef": tuple(30.0 if s == "dense_q" else 0.0 for s in SIGNALS),

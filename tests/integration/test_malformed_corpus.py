@@ -71,7 +71,7 @@ def build(folder: Path) -> dict[str, str]:
 
 def test_one_run_over_malformed_files(tmp_path: Path) -> None:
     expect = build(tmp_path / "corpus")
-    env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake"}
+    env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none"}
     run = subprocess.run([sys.executable, "-m", "cli.main", "ingest", str(tmp_path / "corpus"), "--json"],
                          env=env, capture_output=True, text=True, timeout=600)
     assert "Traceback" not in run.stdout + run.stderr

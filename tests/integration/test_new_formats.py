@@ -57,7 +57,7 @@ EXPECTED_CHUNKS = {
 
 
 def kb(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KB_HOME": str(home), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake"}
+    env = {**os.environ, "KB_HOME": str(home), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none"}
     return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, capture_output=True, text=True,
                           timeout=300)
 

@@ -23,7 +23,7 @@ def _write(path: Path, answer: str) -> Path:
 
 
 def test_changed_answer_is_served_after_reingest(tmp_path: Path) -> None:
-    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="fake"))
+    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="none"))
     faq = _write(tmp_path / "faq.jsonl", "Tap Forgot password.")
     kb.ingest([faq])
     kb.calibration = ALWAYS

@@ -30,7 +30,7 @@ def free_port() -> int:
 
 def env_for(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
-    return {**env, "KB_HOME": str(home), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "fake",
+    return {**env, "KB_HOME": str(home), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none",
             "KB_PURGE_INTERVAL_S": "0"}
 
 
