@@ -145,14 +145,13 @@ def fit_calibration(
     """Fit the answer model (label: the top entry is right) and, given ``in_set`` (the right entry is among the
     first ``CHOICES``), the set model; derive the answer threshold (global and per segment, from each row's
     ``segments`` keys) and the clarify threshold from out-of-fold probabilities. ``weights`` reweight rows
-    in the models' fits and for the thresholds (see ``mix_weights``). ``clarify_precision``: how often the
-    right entry must be among the choices (default: ``target_precision``)."""
+    for the thresholds (see ``mix_weights``). ``clarify_precision``: how often the right entry must be among the
+    choices (default: ``target_precision``)."""
     if len(rows) < 10 or len(set(correct)) < 2:
         raise BadInput(f"calibration needs at least 10 labelled questions with both right and wrong answers "
                        f"(got {len(rows)}, {sum(correct)} right)")
     features = SIGNALS if all(all(s in r for s in SIGNALS) for r in rows[:5]) else LEGACY_SIGNALS
-    answer_model, oof = fit_probability(rows, correct, features, c_value, allow_boosted=allow_boosted,
-                                        weights=weights)
+    answer_model, oof = fit_probability(rows, correct, features, c_value, allow_boosted=allow_boosted)
     w = list(weights) if weights is not None else [1.0] * len(rows)
     p = [float(v) for v in oof]
     threshold = threshold_for_precision(p, correct, target_precision, w)
@@ -162,8 +161,7 @@ def fit_calibration(
     set_model, clarify_threshold = None, None
     clarified = [False] * len(rows)
     if in_set is not None and len(set(in_set)) == 2 and sum(in_set) >= 2 and len(in_set) - sum(in_set) >= 2:
-        set_model, oof_set = fit_probability(rows, in_set, features, c_value, allow_boosted=allow_boosted,
-                                             weights=weights)
+        set_model, oof_set = fit_probability(rows, in_set, features, c_value, allow_boosted=allow_boosted)
         rest = [i for i, a in enumerate(answered) if not a and rows[i].get("second", 0.0) > 0]
         if rest:
             ps = [max(float(oof_set[i]), p[i]) for i in rest]

@@ -64,14 +64,13 @@ def _one_thread() -> Any:
     return threadpool_limits(limits=1, user_api="openmp")
 
 
-def _logistic(x: np.ndarray, y: np.ndarray, c_value: float,
-              weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def _logistic(x: np.ndarray, y: np.ndarray, c_value: float) -> tuple[np.ndarray, float]:
     """Coefficients on the raw scale of a logistic regression fitted on standardised inputs."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    lr = LogisticRegression(C=c_value, max_iter=3000).fit((x - mean) / scale, y, sample_weight=weights)
+    lr = LogisticRegression(C=c_value, max_iter=3000).fit((x - mean) / scale, y)
     coef = lr.coef_[0] / scale
     return coef, float(lr.intercept_[0] - np.sum(lr.coef_[0] * mean / scale))
 
@@ -85,18 +84,15 @@ def _boosted() -> Any:
     return CalibratedClassifierCV(hgb, method="isotonic", cv=3)
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray, weights: np.ndarray | None = None) -> float:
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
     p = np.clip(p, 1e-6, 1 - 1e-6)
-    return float(-np.average(y * np.log(p) + (1 - y) * np.log(1 - p), weights=weights))
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def fit_probability(rows: Sequence[Mapping[str, float]], labels: Sequence[bool], features: Sequence[str],
                     c_value: float = 1.0, folds: int = 5, allow_boosted: bool = True,
-                    weights: Sequence[float] | None = None) -> tuple[ProbabilityModel, np.ndarray]:
-    """(model fitted on every row, out-of-fold probabilities of the chosen kind). ``weights`` weight the rows in
-    the fits and in the log-loss that picks the model: with the traffic mix's weights (``mix_weights``) a set
-    with 3% out-of-scope questions trains the model as if they were the expected 18%, instead of letting the
-    rare kind barely move it."""
+                    ) -> tuple[ProbabilityModel, np.ndarray]:
+    """(model fitted on every row, out-of-fold probabilities of the chosen kind)."""
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(labels, dtype=int)
@@ -108,16 +104,15 @@ def fit_probability(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
         raise BadInput("a confidence model needs at least 2 positive and 2 negative questions")
     template = ProbabilityModel(features=tuple(features))
     x = template.matrix(rows)
-    w = np.asarray(weights, dtype=np.float64) if weights is not None else None
     split = list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0).split(x, y))
     best_kind, best_oof, best_loss, best_c = "logistic", np.zeros(len(y)), math.inf, c_value
     # the regularisation strength by cross-validation too: with few labels and many signals, less is more
     for c in sorted({c_value * 0.1, c_value, c_value * 10.0}):
         oof_lr = np.zeros(len(y))
         for train, test in split:
-            coef, icpt = _logistic(x[train], y[train], c, w[train] if w is not None else None)
+            coef, icpt = _logistic(x[train], y[train], c)
             oof_lr[test] = 1.0 / (1.0 + np.exp(-np.clip(x[test] @ coef + icpt, -60, 60)))
-        loss = _log_loss(y, oof_lr, w)
+        loss = _log_loss(y, oof_lr)
         if loss < best_loss - 1e-9:
             best_oof, best_loss, best_c = oof_lr, loss, c
     rare = int(np.bincount(y, minlength=2).min())
@@ -125,13 +120,12 @@ def fit_probability(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
         oof_b = np.zeros(len(y))
         with _one_thread():
             for train, test in split:
-                fitted = _boosted().fit(x[train], y[train], sample_weight=w[train] if w is not None else None)
-                oof_b[test] = fitted.predict_proba(x[test])[:, 1]
-        loss = _log_loss(y, oof_b, w)
+                oof_b[test] = _boosted().fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+        loss = _log_loss(y, oof_b)
         if loss < best_loss:
             best_kind, best_oof, best_loss = "boosted", oof_b, loss
     if best_kind == "logistic":
-        coef, icpt = _logistic(x, y, best_c, w)
+        coef, icpt = _logistic(x, y, best_c)
         model = ProbabilityModel(kind="logistic", features=tuple(features), coef=tuple(float(c) for c in coef),
                                  intercept=icpt, oof_log_loss=round(best_loss, 5))
     else:
@@ -139,7 +133,7 @@ def fit_probability(rows: Sequence[Mapping[str, float]], labels: Sequence[bool],
 
         buf = io.BytesIO()
         with _one_thread():
-            joblib.dump(_boosted().fit(x, y, sample_weight=w), buf, compress=3)
+            joblib.dump(_boosted().fit(x, y), buf, compress=3)
         model = ProbabilityModel(kind="boosted", features=tuple(features),
                                  blob=base64.b64encode(buf.getvalue()).decode(), oof_log_loss=round(best_loss, 5))
     return model, best_oof

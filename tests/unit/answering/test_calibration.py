@@ -110,29 +110,3 @@ def test_weighted_threshold_answers_less_when_unanswerable_questions_weigh_more(
     weights = [1.0, 1.0, 3.0, 1.0]  # unanswerable questions are 3x as common in real traffic
     assert threshold_for_precision(scores, correct, 0.75, weights) == 0.8
     assert coverage_precision(scores, correct, 0.6, weights) == (1.0, 0.5)
-
-
-def test_row_weights_in_the_probability_fit_equal_repeated_rows() -> None:
-    """Oracle: a logistic fit with a row weighted 3 is the fit with that row written three times (the same
-    objective), and weighting the rare negatives up lowers the probability the model gives them."""
-    import numpy as np
-
-    from answering.confidence import _logistic
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(60, 3))
-    y = (x[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(int)
-    w = np.where(np.arange(60) % 5 == 0, 3.0, 1.0)
-    repeated = np.repeat(np.arange(60), w.astype(int))
-    # (almost) no regularisation, so the two standardisations (their moments differ) cannot matter: both are
-    # the maximum-likelihood fit of the same weighted objective
-    coef_w, icpt_w = _logistic(x, y, 1e6, w)
-    coef_r, icpt_r = _logistic(x[repeated], y[repeated], 1e6)
-    assert np.allclose(coef_w, coef_r, rtol=1e-3, atol=1e-3) and icpt_w == pytest.approx(icpt_r, abs=1e-3)
-    from answering.confidence import fit_probability
-
-    rows = [{"s": float(v)} for v in x[:, 0]]
-    plain, _ = fit_probability(rows, y.astype(bool).tolist(), ("s",), allow_boosted=False)
-    heavy, _ = fit_probability(rows, y.astype(bool).tolist(), ("s",), allow_boosted=False,
-                               weights=np.where(y == 0, 5.0, 1.0).tolist())
-    assert heavy.probability({"s": 0.0}) < plain.probability({"s": 0.0})
