@@ -28,6 +28,9 @@ from core.text import has_cjk
 CHOICES = 3
 """How many entries a clarification offers at most."""
 
+ENGLISH_SIGNALS: tuple[str, ...] = ("has_en", "en_first", "en_lead", "dense_en")
+"""The English embedder's signals: all 0 for Chinese questions and wherever it is off."""
+
 LEGACY_SIGNALS: tuple[str, ...] = (
     "top", "second", "margin", "dense_q", "dense_p", "dense_gap2", "bm25_norm", "in_both", "is_faq",
 )
@@ -36,9 +39,13 @@ LEGACY_SIGNALS: tuple[str, ...] = (
 SIGNALS: tuple[str, ...] = (
     *LEGACY_SIGNALS, "third", "gap23", "share5", "n_close", "dense_first", "bm25_first", "agree", "dense_lead",
     "bm25_lead",
-    "q_len", "is_zh", "set_sum", "set_drop", "set_dense", "seeking",
-    "has_en", "en_first", "en_lead", "dense_en",
+    "q_len", "is_zh", "set_sum", "set_drop", "set_dense", "seeking", *ENGLISH_SIGNALS,
 )
+
+
+def without_english(row: dict[str, float]) -> dict[str, float]:
+    """The signals of the same question as a knowledge base without the English embedder would see them."""
+    return {**row, **dict.fromkeys(ENGLISH_SIGNALS, 0.0)}
 
 
 def distinct(hits: Sequence[SearchHit]) -> list[SearchHit]:

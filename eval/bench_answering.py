@@ -201,8 +201,12 @@ POOLED: list[tuple[str, list[dict[str, float]], list[bool], list[bool], list[boo
 
 def write_default(path: Path) -> None:
     """The package default calibration: one logistic answer and set model on the pooled dev splits of the sets
-    run (each set's questions weighted to the same total, out-of-scope questions to 20% of each)."""
+    run (each set's questions weighted to the same total, out-of-scope questions to 20% of each). Every
+    English question is also given as a knowledge base without the English embedder sees it (its signals 0):
+    the default serves both, and fitted only on questions that had them, an English question without them
+    would lie outside everything it was fitted on."""
     from answering.calibration import fit_calibration, mix_weights
+    from answering.signals import without_english
 
     assert POOLED
     rows: list[dict[str, float]] = []
@@ -212,10 +216,12 @@ def write_default(path: Path) -> None:
     for _, r, c, s, answerable in POOLED:
         w = mix_weights(answerable, 0.2) if 0 < sum(answerable) < len(answerable) else [1.0] * len(r)
         scale = 1000.0 / len(r)
-        rows += r
-        correct += c
-        in_set += s
-        weights += [x * scale for x in (w or [])]
+        english = [i for i, row in enumerate(r) if row.get("has_en")]
+        rows += r + [without_english(r[i]) for i in english]
+        correct += c + [c[i] for i in english]
+        in_set += s + [s[i] for i in english]
+        row_w = [x * scale for x in (w or [])]
+        weights += row_w + [row_w[i] for i in english]
     names = ", ".join(n for n, *_ in POOLED)
     cal = fit_calibration(rows, correct, 0.9, fitted_on=f"package default: dev splits of {names} (package fusion)",
                           weights=weights, in_set=in_set, allow_boosted=False)

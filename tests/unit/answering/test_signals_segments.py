@@ -45,6 +45,11 @@ def test_english_embedder_agreement() -> None:
     assert first["en_first"] == 1.0 and first["en_lead"] == pytest.approx(0.2)
     none = signals([hit("a", 0.8), hit("b", 0.5)], "卡被拒了")
     assert (none["has_en"], none["en_first"], none["en_lead"], none["dense_en"]) == (0.0, 0.0, 0.0, 0.0)
+    from answering.signals import without_english
+
+    off = without_english(s)  # the same question where the English embedder is off
+    assert {k for k in s if off[k] != s[k]} == {"has_en", "dense_en", "en_lead"}  # en_first was already 0
+    assert off["has_en"] == off["en_first"] == off["en_lead"] == off["dense_en"] == 0.0 and off["top"] == s["top"]
 
 
 def test_gap_structure_and_set_signals() -> None:
