@@ -104,7 +104,7 @@ class UnitIndexer:
         isolated, the units are still indexed without them (the multilingual vector and BM25 find them)."""
         if self.english is None:
             return {}
-        texts = list(dict.fromkeys(t for u in units if is_english(t := dense_text(u, self.answer_max_tokens))))
+        texts = list(dict.fromkeys(t for t in (dense_text(u, self.answer_max_tokens) for u in units) if is_english(t)))
         out: dict[str, np.ndarray] = {}
         todo = []
         for text in texts:

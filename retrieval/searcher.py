@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from retrieval.fusion import FusionModel
 from retrieval.index import DENSE, ENGLISH, LIGHT_KEYS, SPARSE, IndexHit, SearchQuery, VectorIndex
 from retrieval.tokenize import Tokenizer
 
+log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "bm25"]
 MAX_QUERY_CHARS = 2000
 PASSAGE_KINDS = ("answer", "chunk")
@@ -94,10 +96,15 @@ class HybridSearcher:
         return self.embedder.embed_queries([query])[0]
 
     def english_vector(self, query: str) -> np.ndarray | None:
-        """The English embedder's vector of an English question (None for other text or without one)."""
+        """The English embedder's vector of an English question (None for other text, without one, or when it
+        fails: a second signal failing must not fail the answer, which the multilingual vector and BM25 carry)."""
         if self.english is None or not is_english(query):
             return None
-        return self.english.embed_queries([query])[0]
+        try:
+            return self.english.embed_queries([query])[0]
+        except Exception as exc:  # broad on purpose: any failure of the optional signal; logged, then without it
+            log.warning("English embedder failed (%s: %s); searching without it", type(exc).__name__, exc)
+            return None
 
     def candidates(
         self, query: str, filters: Filters | None = None, vector: np.ndarray | None = None,

@@ -191,3 +191,26 @@ def test_a_bulk_ingest_ends_with_the_index_optimize(kb: KnowledgeBase, tmp_path:
     kb.ingest([faq(tmp_path / "small.jsonl", ROWS[:5])])  # 10 units: below the threshold
     kb.ingest([faq(tmp_path / "faq.jsonl", [{**r, "id": f"n{r['id']}"} for r in ROWS])])  # 12 units
     assert calls == [1]
+
+
+def test_the_english_embedder_failing_costs_only_its_own_vectors(tmp_path: Path) -> None:
+    """English units get the English embedder's vector, Chinese ones do not; when it fails on a batch, the batch
+    is indexed without it (the multilingual vector and BM25 still find it) and nothing is quarantined."""
+    from retrieval.embed import FakeEmbedder
+    from retrieval.index_paired import PairedIndex
+
+    entries = [{"id": "en", "question": "How do I reset my password?", "answer": "Use the reset link."},
+               {"id": "zh", "question": "退货需要多长时间", "answer": "三个工作日。"}]
+    poison = [{"id": "p", "question": "What is the poison policy?", "answer": "There is none."}]
+    english = Counting(FakeEmbedder(dim=32), fail_on="poison")
+    kb = KnowledgeBase.open(Settings(home=tmp_path / "kb", embedder="fake", english_embedder="fake"), english=english)
+    try:
+        assert isinstance(kb.index, PairedIndex)
+        kb.ingest([faq(tmp_path / "a.jsonl", entries)])
+        assert kb.index.count() == 4 and kb.index.english_count() == 2  # the English entry's question and answer
+        report = kb.ingest([faq(tmp_path / "b.jsonl", poison)])
+        assert report.quarantined == [] and report.entries == 1
+        assert kb.index.count() == 6 and kb.index.english_count() == 2
+        assert kb.search("What is the poison policy?", 1)[0].entry_id == "p"
+    finally:
+        kb.close()
