@@ -117,6 +117,15 @@ def test_cli_bad_configuration_and_arguments_are_messages_not_tracebacks(tmp_pat
         r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
         assert r.returncode == 2 and "invalid configuration: clarify_precision" in r.stderr, garbage
         assert "Traceback" not in r.stderr
+    env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "bert"}
+    r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "invalid configuration: english_embedder" in r.stderr
+    assert "Traceback" not in r.stderr
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the model cache should be", encoding="utf-8")
+    env = {**os.environ, "KB_HOME": str(tmp_path / "kb2"), "KB_EMBEDDER": "fake", "KB_MODEL_CACHE": str(blocker / "x")}
+    r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
+    assert r.returncode != 0 and "KB_MODEL_CACHE" in r.stderr and "Traceback" not in r.stderr
     r = kb(tmp_path / "kb", "review", "rollback", "pw", "not-a-number", "--by", "eve")
     assert r.returncode == 2 and "Invalid value for 'version'" in r.stderr and "Traceback" not in r.stderr
     r = kb(tmp_path / "kb", "calibrate")
