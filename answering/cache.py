@@ -38,12 +38,14 @@ def normalise_question(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
 
 
-def cache_key(generation: Any, question: str, filters: Filters | None, lang: str) -> str:
-    """A stable key: the generation, the normalised question, the filters and the language."""
-    payload = json.dumps(
-        {"g": generation, "q": normalise_question(question), "l": lang,
-         "f": filters.model_dump(exclude_none=True) if filters is not None else None},
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def cache_key(generation: Any, question: str, filters: Filters | None, lang: str, product: str | None = None) -> str:
+    """A stable key: the generation, the normalised question, the filters, the language and the product the
+    conversation is about (``retrieval.products``; the same question about two products has two answers)."""
+    fields: dict[str, Any] = {"g": generation, "q": normalise_question(question), "l": lang,
+                              "f": filters.model_dump(exclude_none=True) if filters is not None else None}
+    if product is not None:
+        fields["p"] = product
+    payload = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -136,17 +136,43 @@ def mix_weights(answerable: Sequence[bool], unanswerable_share: float | None) ->
     return [(1 - unanswerable_share) / (1 - share) if a else unanswerable_share / share for a in answerable]
 
 
+def clarify_budget(unanswerable_scores: Sequence[float], answered_mass: float, unanswerable_mass: float,
+                   handoff_recall: float, weights: Sequence[float]) -> float:
+    """The lowest clarify threshold at which the unanswerable questions answered (``answered_mass``, by the
+    answer threshold) plus those clarified stay within ``1 - handoff_recall`` of ``unanswerable_mass``.
+
+    A clarification of an out-of-scope question is not a wrong answer, but it is not the hand-off the customer
+    needs either; calibration sets hold few such questions (clinc150's validation split: 3%), so the precision
+    of clarifications, weighted to the traffic mix, says little about them. This bounds them directly. When
+    the answers alone exceed the budget, nothing is clarified that an out-of-scope question would reach."""
+    if unanswerable_mass <= 0 or not unanswerable_scores:
+        return -math.inf
+    allowed = (1.0 - handoff_recall) * unanswerable_mass - answered_mass
+    spent = 0.0
+    threshold = -math.inf
+    for score, weight in sorted(zip(unanswerable_scores, weights, strict=True), key=lambda x: -x[0]):
+        spent += weight
+        if spent > allowed + 1e-12:
+            # this one must not be clarified: the threshold goes just above it
+            threshold = math.nextafter(score, math.inf)
+            break
+    return threshold
+
+
 def fit_calibration(
     rows: Sequence[Mapping[str, float]], correct: Sequence[bool], target_precision: float = 0.9, c_value: float = 1.0,
     fitted_on: str = "", weights: Sequence[float] | None = None, in_set: Sequence[bool] | None = None,
     segments: Sequence[Sequence[str]] | None = None, min_segment: int = 80, allow_boosted: bool = True,
-    clarify_precision: float | None = None,
+    clarify_precision: float | None = None, unanswerable: Sequence[bool] | None = None,
+    handoff_recall: float | None = None,
 ) -> Calibration:
     """Fit the answer model (label: the top entry is right) and, given ``in_set`` (the right entry is among the
     first ``CHOICES``), the set model; derive the answer threshold (global and per segment, from each row's
     ``segments`` keys) and the clarify threshold from out-of-fold probabilities. ``weights`` reweight rows
     for the thresholds (see ``mix_weights``). ``clarify_precision``: how often the right entry must be among the
-    choices (default: ``target_precision``)."""
+    choices (default: ``target_precision``). ``handoff_recall``: the weighted share of the ``unanswerable`` rows
+    (questions with no right entry) that must end in a hand-off; the clarify threshold is raised until it holds
+    (see ``clarify_budget``)."""
     if len(rows) < 10 or len(set(correct)) < 2:
         raise BadInput(f"calibration needs at least 10 labelled questions with both right and wrong answers "
                        f"(got {len(rows)}, {sum(correct)} right)")
@@ -167,6 +193,12 @@ def fit_calibration(
             ps = [max(float(oof_set[i]), p[i]) for i in rest]
             clarify_threshold = threshold_for_precision(
                 ps, [in_set[i] for i in rest], clarify_precision or target_precision, [w[i] for i in rest])
+            if unanswerable is not None and handoff_recall is not None:
+                clarify_threshold = max(clarify_threshold, clarify_budget(
+                    [pi for pi, i in zip(ps, rest, strict=True) if unanswerable[i]],
+                    sum(w[i] for i, a in enumerate(answered) if a and unanswerable[i]),
+                    sum(w[i] for i, u in enumerate(unanswerable) if u), handoff_recall,
+                    [w[i] for i in rest if unanswerable[i]]))
             for i, pi in zip(rest, ps, strict=True):
                 clarified[i] = pi >= clarify_threshold
     mass = sum(w)

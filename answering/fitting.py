@@ -76,20 +76,23 @@ class CalibrationFitter:
                  demote: Callable[[list[SearchHit], np.ndarray], list[SearchHit]],
                  target_precision: float, unanswerable_share: float | None,
                  mask: Callable[[str], str] | None = None, min_segment: int = 80,
-                 clarify_precision: float | None = None) -> None:
+                 clarify_precision: float | None = None, handoff_recall: float | None = None) -> None:
         self.store = store
         self.searcher = searcher
         self.demote = demote
         self.target_precision = target_precision
         self.clarify_precision = clarify_precision
+        self.handoff_recall = handoff_recall
         self.unanswerable_share = unanswerable_share
         self.mask = mask or (lambda t: t)
         self.min_segment = min_segment
 
-    def hits(self, question: str, vector: np.ndarray, exclude: Exclude | None = None) -> list[SearchHit]:
-        """The ranked hits of a question, with the index points ``exclude`` rejects left out."""
+    def hits(self, question: str, vector: np.ndarray, exclude: Exclude | None = None,
+             context: str | None = None) -> list[SearchHit]:
+        """The ranked hits of a question, with the index points ``exclude`` rejects left out (``context``:
+        the conversation before it, as ``/v1/ask`` has it from a session)."""
         s = self.searcher
-        found = s.hits(question, vector, full=exclude is not None)
+        found = s.hits(question, vector, full=exclude is not None, context=context)
         if exclude is not None:
             found = found.without(exclude)
         ranked = s.rank(s.build(found))[:10]
@@ -97,24 +100,27 @@ class CalibrationFitter:
 
     def fit_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
                  fitted_on: str = "", share: float | None = None,
-                 seeking: Sequence[float] | None = None) -> Calibration:
+                 seeking: Sequence[float] | None = None, contexts: Sequence[str | None] | None = None) -> Calibration:
         """Fit on these questions (``excludes``: index points to leave out per question; ``seeking``: the turn
-        classifier's out-of-fold probability per question, for dialogue turns)."""
-        rows, correct, in_set, segments = self.score_rows(questions, excludes, seeking)
+        classifier's out-of-fold probability per question, for dialogue turns; ``contexts``: the conversation
+        before each)."""
+        rows, correct, in_set, segments = self.score_rows(questions, excludes, seeking, contexts)
         weights = mix_weights([bool(g) for _, g in questions], share)
         label = fitted_on if share is None else f"{fitted_on}, unanswerable share {share:g}"
         return fit_calibration(rows, correct, self.target_precision, fitted_on=label, weights=weights, in_set=in_set,
                                segments=segments, min_segment=self.min_segment,
-                               clarify_precision=self.clarify_precision)
+                               clarify_precision=self.clarify_precision,
+                               unanswerable=[not g for _, g in questions], handoff_recall=self.handoff_recall)
 
     def score_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
-                   seeking: Sequence[float] | None = None,
+                   seeking: Sequence[float] | None = None, contexts: Sequence[str | None] | None = None,
                    ) -> tuple[list[dict[str, float]], list[bool], list[bool], list[tuple[str, ...]]]:
         """(signals, top right, right one among the choices, segments) per question."""
         vectors = embed_in_batches(self.searcher.embedder, [q for q, _ in questions])
         rows, correct, in_set, segments = [], [], [], []
         for n, ((question, gold), vector) in enumerate(zip(questions, vectors, strict=True)):
-            hits = self.hits(question, vector, excludes[n] if excludes else None)
+            hits = self.hits(question, vector, excludes[n] if excludes else None,
+                             contexts[n] if contexts is not None else None)
             gold_set = set(gold)
             rows.append(signals(hits, question, seeking[n] if seeking is not None else None))
             correct.append(bool(hits) and bool(gold_set) and hits[0].target_id in gold_set)

@@ -60,12 +60,13 @@ class Answerer:
     ask_log: AskLogger | None = None
     """Where asks are logged (the background writer); unset: written at once to ``store.asks``."""
 
-    def retrieve(self, query: str, filters: Filters | None, timings: Timings) -> Decided:
-        """Everything that depends only on the question and the knowledge: what the answer cache holds."""
+    def retrieve(self, query: str, filters: Filters | None, timings: Timings, product: str | None = None) -> Decided:
+        """Everything that depends only on the question and the knowledge: what the answer cache holds.
+        ``product``: the product the conversation is about (``HybridSearcher.product_of``)."""
         t = time.perf_counter()
         vector = self.searcher.embed_query(query)
         timings.add("embed", t)
-        hits = self.searcher.search(query, 10, filters, vector=vector, timings=timings)
+        hits = self.searcher.search(query, 10, filters, vector=vector, timings=timings, context=product)
         if self.reranker is not None:
             t = time.perf_counter()
             hits = self.reranker.rerank(query, hits)
@@ -83,17 +84,19 @@ class Answerer:
         timings.add("decide", t)
         return decided
 
-    def _decided(self, query: str, request: Question, follow_up: bool, timings: Timings) -> Decided:
-        """From the answer cache when it holds this question for this generation, else retrieved (and
-        cached). A follow-up expanded with the conversation's history is never cached."""
+    def _decided(self, query: str, request: Question, follow_up: bool, product: str | None,
+                 timings: Timings) -> Decided:
+        """From the answer cache when it holds this question (about this product) for this generation, else
+        retrieved (and cached). A follow-up expanded with the conversation's history is never cached."""
         if self.cache is None or follow_up:
-            return self.retrieve(query, request.filters, timings)
+            return self.retrieve(query, request.filters, timings, product)
         t = time.perf_counter()
-        key = cache_key(self.generation() if self.generation else None, query, request.filters, detect_lang(query))
+        key = cache_key(self.generation() if self.generation else None, query, request.filters, detect_lang(query),
+                        product)
         decided = self.cache.get(key)
         timings.add("cache", t)
         if decided is None:
-            decided = self.retrieve(query, request.filters, timings)
+            decided = self.retrieve(query, request.filters, timings, product)
             self.cache.put(key, decided)
         return decided
 
@@ -101,8 +104,13 @@ class Answerer:
         """Retrieval and the decision, before any generation: (result, hits, query used)."""
         started = time.perf_counter()
         timings = Timings()
-        previous = (self.store.asks.last_question(request.session_id, self.settings.session_ttl_s)
-                    if request.session_id else None)
+        session = (self.store.asks.session(request.session_id, self.settings.session_ttl_s)
+                   if request.session_id else None)
+        previous = session.question if session else None
+        # what the conversation says about the product: the one it was about, the last question, the turns the
+        # caller sent (the newest mention wins)
+        parts = [*((session.product, previous) if session else ()), *(request.context or ())]
+        context = "\n".join(x for x in parts if x) if session or request.context else None
         if previous:  # the context gives way to the question within the query limit
             room = MAX_QUERY_CHARS - len(request.question.strip()) - 1
             if room <= 0:
@@ -110,7 +118,8 @@ class Answerer:
             elif room < len(previous):
                 previous = previous[-room:].split(" ", 1)[-1]
         query = contextualize(previous, request.question)
-        decided = self._decided(query, request, previous is not None, timings)
+        product = self.searcher.product_of(query, request.filters, context)
+        decided = self._decided(query, request, previous is not None, product, timings)
         vector = decided.vector()
         answer, decision, citations = decided.answer, decided.decision, decided.citations
         t = time.perf_counter()
@@ -122,7 +131,8 @@ class Answerer:
         t = time.perf_counter()
         if request.session_id:  # masked, bounded: a long conversation never makes a query too long
             self.store.asks.remember_question(request.session_id, decided.masked_query,
-                                              self.settings.session_max_chars)
+                                              self.settings.session_max_chars,
+                                              product)
         request_id = uuid.uuid4().hex
         offered = [e for e in dict.fromkeys([*(c.entry_id for c in citations), *(r.entry_id for r in decided.related)])
                    if e]  # what a chatbot's feedback may confirm

@@ -30,6 +30,8 @@ class Question(BaseModel):
     filters: Filters | None = None
     customer: dict[str, Any] | None = None
     session_id: str | None = None
+    context: list[str] | None = None
+    """Earlier turns (the customer's and the bot's), oldest first: where the product may have been named."""
 
 
 class Citation(BaseModel):

@@ -56,7 +56,7 @@ def question_of(body: AskRequest, names: SourceNames, caller: Caller) -> Questio
     ``session_id`` starts a fresh conversation."""
     session = f"{caller.key_id}:{body.session_id}" if body.session_id else None
     return Question(question=body.question, filters=filters_of(body.filters, names), customer=body.customer,
-                    session_id=session)
+                    session_id=session, context=body.context)
 
 
 def feedback_of(body: FeedbackRequest) -> Feedback:

@@ -100,6 +100,10 @@ class AskRequest(WireRequest):
         description="Customer profile (up to 20 keys, scalar values): tier, channel, language...")
     session_id: SessionId | None = Field(default=None,
                                          description="A conversation of this key (letters, digits, ._:@-).")
+    context: list[Annotated[str, StringConstraints(max_length=2000)]] | None = Field(
+        default=None, max_length=20,
+        description="Earlier turns of the conversation, the customer's and the bot's, oldest first (up to 20). "
+                    "Used only to tell which product the question is about; not searched as text.")
 
     @field_validator("customer")
     @classmethod

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         description="How often the right entry must be among the choices of a clarification (a miss costs the "
                     "customer a click and ends in a hand-off, not in a wrong answer, so it may be lower than "
                     "target_precision).")
+    handoff_recall: float | None = Field(
+        default=None, gt=0.0, le=1.0,
+        description="Share of the calibration's out-of-scope questions (no right entry) that must be handed off: "
+                    "the clarify threshold is raised until no more than the rest are answered or clarified "
+                    "(unset: clarifications are bounded by clarify_precision alone). Off by default: on clinc150 "
+                    "0.9 moved out-of-scope hand-off 0.555 -> 0.818 but self-served 0.862 -> 0.670.")
     unanswerable_share: float | None = Field(
         default=None, ge=0.0, lt=1.0,
         description="Expected share of questions the knowledge base cannot answer in real traffic; the answer "

@@ -157,6 +157,7 @@ def _ingest(kb: KnowledgeBase, name: str, entries: Sequence[KnowledgeEntry]) -> 
     """One source named as the entries' own source (the writer's checkpoints key units by it)."""
     uri = entries[0].source if entries and entries[0].source else name
     kb.ingestor().write_source(uri, "faq", "bench", list(entries), [], IngestReport())
+    kb.refresh_products()
 
 
 def _intent_set(home: Path, data: AnsweringSet) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """Dialogue turns (dstc11_track5 val): answer knowledge-seeking turns from the FAQs, hand off the others.
 
-The knowledge base is the FAQs of the 143 hotels and restaurants. A turn's query is the user turn with the
-two turns before it (the entity is usually named earlier). A knowledge-seeking-turn classifier (the shared
-embedding of the last user turn plus word and character n-grams, ``triage.classifier``) is trained on the
-dev turns; its out-of-fold probability on dev and its probability on test become the ``seeking`` signal of
-the calibrated confidence. Turns whose gold is only reviews are left out (reviews are not in this knowledge
-base). Fixed 30/70 dev/test split by turn index, as before."""
+The knowledge base is the FAQs of the 143 hotels and restaurants, each entry with its hotel or restaurant as
+its ``product``. A turn is asked as ``/v1/ask`` gets it from a chatbot: the question is the customer's last
+turn, and the turns before it (the customer's and the bot's) are its ``context``, which only tells which
+hotel it is about (product-scoped search; the hotel is usually named there, often by the bot). A
+knowledge-seeking-turn classifier (the shared embedding of the last user turn plus word and character
+n-grams, ``triage.classifier``) is trained on the dev turns; its out-of-fold probability on dev and its
+probability on test become the ``seeking`` signal of the calibrated confidence. Turns whose gold is only
+reviews are left out (reviews are not in this knowledge base). Fixed 30/70 dev/test split by turn index."""
 
 from __future__ import annotations
 
@@ -17,11 +19,11 @@ import numpy as np
 
 from core.models import KnowledgeEntry
 
-Turn = tuple[str, str, frozenset[str], bool]  # query, last user turn, gold FAQ ids, knowledge-seeking
+Turn = tuple[str, str, frozenset[str], bool, str]  # question, last user turn, gold FAQ ids, seeking, earlier turns
 
 
 def load_turns() -> tuple[list[KnowledgeEntry], list[Turn], list[Turn]]:
-    from eval.datasets import _dstc_turn_query, dstc11_track5, shared_data_dir
+    from eval.datasets import dstc11_track5, shared_data_dir
 
     bench = dstc11_track5()
     base = shared_data_dir() / "dstc11_track5" / "val"
@@ -35,7 +37,8 @@ def load_turns() -> tuple[list[KnowledgeEntry], list[Turn], list[Turn]]:
         seeking = bool(label.get("target"))
         if seeking and not gold:
             continue  # review-only knowledge: not in this knowledge base
-        turn = (_dstc_turn_query(log), log[-1]["text"], gold if seeking else frozenset(), seeking)
+        turn = (log[-1]["text"], log[-1]["text"], gold if seeking else frozenset(), seeking,
+                "\n".join(t["text"] for t in log[:-1]))
         (dev if (i * 2654435761) % 1000 < 300 else test).append(turn)
     return bench.entries, dev, test
 
@@ -74,15 +77,15 @@ def dstc11_answering(home: Path) -> dict[str, Any]:
                                             [t[1] for t in test], test_last)
         seek_acc = float(np.mean([(p >= 0.5) == t[3] for p, t in zip(p_test, test, strict=True)]))
         dev_vecs = emb.embed_queries([t[0] for t in dev])
-        dev_c = [kb.searcher.candidates(t[0], vector=v) for t, v in zip(dev, dev_vecs, strict=True)]
+        dev_c = [kb.searcher.candidates(t[0], vector=v, context=t[4]) for t, v in zip(dev, dev_vecs, strict=True)]
         fit = fit_on_candidates([(c, t[2]) for c, t in zip(dev_c, dev, strict=True) if t[2]])
         kb.searcher.fusion = fit.model
         cal = kb.fitter.fit_rows([(t[0], tuple(t[2])) for t in dev], fitted_on="dstc11_track5 dev",
-                                 seeking=[float(p) for p in oof])
+                                 seeking=[float(p) for p in oof], contexts=[t[4] for t in dev])
         test_vecs = emb.embed_queries([t[0] for t in test])
         conf, correct, decisions = [], [], []
         for t, v, p in zip(test, test_vecs, p_test, strict=True):
-            hits = kb.fitter.hits(t[0], v)
+            hits = kb.fitter.hits(t[0], v, context=t[4])
             _, decision, _, _, related = decide(t[0], hits, cal, kb.settings.answer_threshold, kb.tokenizer,
                                                 seeking=float(p))
             conf.append(cal.confidence(signals(hits, t[0], float(p))))
@@ -106,6 +109,8 @@ def dstc11_answering(home: Path) -> dict[str, Any]:
             "n_test": len(test), "n_test_answerable": n_pos},
             "n_dev": len(dev),
             "setup": ("FAQ turns to answer, non-knowledge-seeking turns to hand off; fixed 30/70 dev/test split by "
-                      "turn; knowledge-seeking-turn classifier trained on the dev turns (out-of-fold on dev)")}
+                      "turn; the question is the last user turn, the earlier turns its context (product-scoped "
+                      "search: each hotel or restaurant is a product); knowledge-seeking-turn classifier trained "
+                      "on the dev turns (out-of-fold on dev)")}
     finally:
         kb.close()

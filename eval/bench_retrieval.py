@@ -73,6 +73,7 @@ def ingest_bench(bench: Bench, home: Path) -> tuple[KnowledgeBase, float]:
         ingestor.write_source(f"bench:{bench.name}:faq", "faq", "bench", bench.entries, [], report)
     if bench.documents:
         ingestor.write_source(f"bench:{bench.name}:docs", "document", "bench", [], bench.documents, report)
+    kb.refresh_products()
     seconds = time.perf_counter() - started
     return kb, (len(bench.entries) + len(bench.documents)) / max(seconds, 1e-9)
 

@@ -71,8 +71,8 @@ def dstc11_track5(root: Path | None = None, dev_fraction: float = 0.3) -> Bench:
             for doc_id, faq in (entity.get("faqs") or {}).items():
                 entries.append(KnowledgeEntry(
                     id=f"{domain}:{entity_id}:faq:{doc_id}", question=f"{name}: {faq['question']}",
-                    answer=faq["answer"], category=domain, lang="en", source="dstc11_track5",
-                    metadata={"entity": name},
+                    answer=faq["answer"], category=domain, product=name or None, lang="en",
+                    source="dstc11_track5", metadata={"entity": name},
                 ))
     logs = json.loads((base / "val" / "logs.json").read_text(encoding="utf-8"))
     labels = json.loads((base / "val" / "labels.json").read_text(encoding="utf-8"))

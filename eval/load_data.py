@@ -7,7 +7,7 @@ Entries (FAQ records: ``id``, ``question``, ``alt_questions``, ``answer``, ``lan
   written here from the intent's name;
 * cmrc2018 (dev): each passage an entry, its first question as the entry's question, the passage as the
   answer; its other questions are held out for the pool;
-* dstc11 track 5: the hotel and restaurant FAQs, the entity's name before the question.
+* dstc11 track 5: the hotel and restaurant FAQs, the entity's name before the question and as the product.
 
 Question pool (real questions nobody here wrote, none of them a phrasing in the knowledge base, each with
 its gold entry): clinc150 test (in scope), cmrc2018's held-out questions, dstc11's knowledge-seeking
@@ -100,7 +100,7 @@ def _dstc11(n_entries: int | None) -> tuple[list[dict[str, Any]], list[PoolQuest
             name = entity.get("name") or ""
             for doc_id, faq in (entity.get("faqs") or {}).items():
                 entries.append({"id": f"{domain}:{entity_id}:faq:{doc_id}", "question": f"{name}: {faq['question']}",
-                                "alt_questions": [], "answer": faq["answer"], "lang": "en"})
+                                "alt_questions": [], "answer": faq["answer"], "lang": "en", "product": name or None})
     if n_entries:
         entries = entries[:n_entries]
     known = {e["id"] for e in entries}

@@ -18,6 +18,7 @@ from retrieval.embed import Embedder
 from retrieval.embed_english import is_english
 from retrieval.fusion import FusionModel
 from retrieval.index import DENSE, ENGLISH, LIGHT_KEYS, SPARSE, IndexHit, SearchQuery, VectorIndex
+from retrieval.products import ProductMatcher
 from retrieval.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,12 @@ class Timings:
         now = time.perf_counter()
         self.stages[stage] = self.stages.get(stage, 0.0) + (now - start) * 1000.0
         return now
+
+
+def _scoped(general: list[IndexHit], own: list[IndexHit], limit: int) -> list[IndexHit]:
+    """One list of a product-scoped search: the product's own hits and the hits of no product, by score."""
+    merged = own + [h for h in general if not h.payload.get("product")]
+    return sorted(merged, key=lambda h: -h.score)[:limit]
 
 
 def candidate_to_hit(c: Candidate, score: float) -> SearchHit:
@@ -91,6 +98,8 @@ class HybridSearcher:
         self.fusion = fusion
         self.n_candidates = candidates
         self.n_passages = passages
+        self.products = ProductMatcher(())
+        """The knowledge base's product names (``retrieval.products``); the knowledge base refreshes it."""
 
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.embed_queries([query])[0]
@@ -106,9 +115,19 @@ class HybridSearcher:
             log.warning("English embedder failed (%s: %s); searching without it", type(exc).__name__, exc)
             return None
 
+    def product_of(self, query: str, filters: Filters | None = None, context: str | None = None) -> str | None:
+        """The product a question is about: named in it, else in its ``context`` (the conversation before it);
+        None when none is named or the caller already filters by product."""
+        if filters is not None and filters.product:
+            return None
+        products = self.products
+        if not products:
+            return None
+        return products.find(query) or (products.find(context) if context else None)
+
     def candidates(
         self, query: str, filters: Filters | None = None, vector: np.ndarray | None = None,
-        timings: Timings | None = None,
+        timings: Timings | None = None, context: str | None = None,
     ) -> list[Candidate]:
         """Dense and BM25 hits grouped into candidates with fusion features, unranked."""
         query = query.strip()
@@ -120,13 +139,14 @@ class HybridSearcher:
         start = time.perf_counter()
         qvec = vector if vector is not None else self.embed_query(query)
         t.add("embed", start)
-        return self.build(self.hits(query, qvec, filters, t), t)
+        return self.build(self.hits(query, qvec, filters, t, context=context), t)
 
     def hits(self, query: str, vector: np.ndarray, filters: Filters | None = None,
-             timings: Timings | None = None, full: bool = False) -> Hits:
+             timings: Timings | None = None, full: bool = False, context: str | None = None) -> Hits:
         """The dense (all units), BM25 and passage-only dense lists of one query, in one batch to the index.
         Light payloads unless ``full`` (leave-one-out refits look at the texts of the hits). An English
-        question also gets the English embedder's list."""
+        question also gets the English embedder's list. A question about a product (``product_of``) is
+        searched among that product's entries and the entries of no product."""
         t = timings or Timings()
         start = time.perf_counter()
         english = self.english_vector(query)
@@ -137,7 +157,15 @@ class HybridSearcher:
             queries.append(SearchQuery(DENSE, vector, self.n_passages, filters, PASSAGE_KINDS))
         if english is not None:
             queries.append(SearchQuery(ENGLISH, english, self.n_candidates, filters))
+        product = self.product_of(query, filters, context)
+        n = len(queries)
+        if product is not None:
+            scoped = (filters or Filters()).model_copy(update={"product": [product]})
+            queries += [q._replace(filters=scoped) for q in queries]
         found = self.index.search_batch(queries, None if full else LIGHT_KEYS)
+        if product is not None:
+            found = [_scoped(general, own, q.limit)
+                     for general, own, q in zip(found[:n], found[n:], queries[:n], strict=True)]
         t.add("index", start)
         passages = found[2] if self.n_passages else []
         return Hits(found[0], found[1], passages, found[-1] if english is not None else [])
@@ -177,12 +205,12 @@ class HybridSearcher:
 
     def search(
         self, query: str, top_k: int = 5, filters: Filters | None = None, mode: Mode = "hybrid",
-        vector: np.ndarray | None = None, timings: Timings | None = None,
+        vector: np.ndarray | None = None, timings: Timings | None = None, context: str | None = None,
     ) -> list[SearchHit]:
         if top_k < 1 or top_k > 100:
             raise BadInput(f"top_k must be between 1 and 100, got {top_k}")
         t = timings or Timings()
-        cands = self.candidates(query, filters, vector, t)
+        cands = self.candidates(query, filters, vector, t, context=context)
         start = time.perf_counter()
         ranked = self.rank(cands, mode)[:top_k]
         hits = self.to_hits(ranked)

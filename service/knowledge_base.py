@@ -43,6 +43,7 @@ from retrieval.embed import Embedder, build_embedder, build_english_embedder
 from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
 from retrieval.index import VectorIndex
 from retrieval.index_paired import PairedIndex
+from retrieval.products import ProductMatcher
 from retrieval.searcher import HybridSearcher, Mode, Timings
 from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
 from service.asklog import AskLogWriter
@@ -146,6 +147,7 @@ class KnowledgeBase:
         self.answerer.cache = self.answer_cache
         self._sync_lock = threading.Lock()
         self._synced_generation: Any = self.curator.generation
+        self.refresh_products()
         self._stored_data = (store.meta.get(MetaKey.fusion), store.meta.get(MetaKey.calibration))
         self.answerer.generation = lambda: self._synced_generation
         self.answerer.ask_log = self.ask_log.log
@@ -154,7 +156,8 @@ class KnowledgeBase:
         self.fitter = CalibrationFitter(store, self.searcher, self.curator.demote, settings.target_precision,
                                         settings.unanswerable_share,
                                         mask=lambda text: self.masker.mask(text).text,
-                                        clarify_precision=settings.clarify_precision)
+                                        clarify_precision=settings.clarify_precision,
+                                        handoff_recall=settings.handoff_recall)
 
     # The live models are the answerer's: these views keep one place that holds them.
     @property
@@ -242,7 +245,13 @@ class KnowledgeBase:
     def ingest(self, paths: Sequence[Path], prune: bool = False, progress: ProgressFactory | None = None,
                names: Mapping[Path, str] | None = None) -> IngestReport:
         """``names``: source names for files that are not where their owner sees them (a server's uploads)."""
-        return self.ingestor().ingest(paths, prune=prune, progress_factory=progress, names=names)
+        report = self.ingestor().ingest(paths, prune=prune, progress_factory=progress, names=names)
+        self.refresh_products()
+        return report
+
+    def refresh_products(self) -> None:
+        """Re-read the product names product-scoped search matches (after an ingest or another change)."""
+        self.searcher.products = ProductMatcher(self.store.entries.products())
 
     def ingest_tickets(self, paths: Sequence[Path], mapping: TicketMapping,
                        names: Mapping[Path, str] | None = None) -> IngestReport:
@@ -308,6 +317,7 @@ class KnowledgeBase:
             if stored != self._stored_data:
                 self.searcher.fusion, self.answerer.calibration = _stored_models(self.store)
                 self._stored_data = stored
+            self.refresh_products()
             self._synced_generation = generation
 
     def train_router(self, path: Path, text_field: str, label_field: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import delete, select
 
@@ -12,6 +13,13 @@ from .tables import AskRow, FeedbackRow, ResolutionRow, SessionRow, now
 
 AskLogRow = tuple[str, str, str, float, str | None] | tuple[str, str, str, float, str | None, tuple[str, ...]]
 """(request_id, masked question, decision, confidence, top_id[, entry ids cited or offered])"""
+
+
+class SessionContext(NamedTuple):
+    """What a conversation leaves for its next question."""
+
+    question: str
+    product: str | None
 
 
 class AskRepository:
@@ -48,7 +56,8 @@ class AskRepository:
             return {r for r in handled if r}
 
     # -- sessions -----------------------------------------------------------------------------
-    def last_question(self, session_id: str, ttl_s: int) -> str | None:
+    def session(self, session_id: str, ttl_s: int) -> SessionContext | None:
+        """The conversation's context, unless it is older than ``ttl_s``."""
         with self._db.session() as s:
             row = s.get(SessionRow, session_id)
             if row is None:
@@ -56,13 +65,19 @@ class AskRepository:
             updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=dt.UTC)
             if (now() - updated).total_seconds() > ttl_s:
                 return None
-            return row.last_question
+            return SessionContext(row.last_question, row.product)
 
-    def remember_question(self, session_id: str, question: str, max_chars: int = 2000) -> None:
-        """Keep the conversation's context, bounded: the newest ``max_chars`` characters, cut at a word."""
+    def last_question(self, session_id: str, ttl_s: int) -> str | None:
+        context = self.session(session_id, ttl_s)
+        return context.question if context else None
+
+    def remember_question(self, session_id: str, question: str, max_chars: int = 2000,
+                          product: str | None = None) -> None:
+        """Keep the conversation's context, bounded: the newest ``max_chars`` characters, cut at a word; and
+        the product it is about (None: none named so far)."""
         text = question if len(question) <= max_chars else question[-max_chars:].split(" ", 1)[-1]
         with self._db.session() as s, s.begin():
-            s.merge(SessionRow(id=session_id, last_question=text, updated_at=now()))
+            s.merge(SessionRow(id=session_id, last_question=text, product=product, updated_at=now()))
 
     # -- retention ----------------------------------------------------------------------------
     def purge(self, before: dt.datetime) -> int:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.models import KnowledgeEntry, Unit
 
 from .database import Database, retry_on_clash
-from .tables import EntryRow, EntryVersionRow, UnitRow, entry_of, now
+from .tables import DocumentRow, EntryRow, EntryVersionRow, UnitRow, entry_of, now
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,13 @@ class EntryRepository:
     def all(self) -> list[KnowledgeEntry]:
         with self._db.session() as s:
             return [entry_of(r) for r in s.scalars(select(EntryRow).order_by(EntryRow.id))]
+
+    def products(self) -> list[str]:
+        """The distinct product names of the entries and documents (what product-scoped search matches)."""
+        with self._db.session() as s:
+            names = set(s.scalars(select(EntryRow.product).where(EntryRow.product.is_not(None)).distinct()))
+            names |= set(s.scalars(select(DocumentRow.product).where(DocumentRow.product.is_not(None)).distinct()))
+            return sorted(n for n in names if n)
 
     def ids(self) -> list[str]:
         with self._db.session() as s:

@@ -190,11 +190,13 @@ class FeedbackRow(Base):
 
 
 class SessionRow(Base):
-    """The last question of a conversation, so a follow-up can be understood (shared by API replicas)."""
+    """The last question of a conversation, so a follow-up can be understood, and the product it is about
+    (shared by API replicas)."""
 
     __tablename__ = "sessions"
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_question: Mapped[str] = mapped_column(Text)
+    product: Mapped[str | None] = mapped_column(String(200), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now, index=True)
 
 

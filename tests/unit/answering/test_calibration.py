@@ -110,3 +110,58 @@ def test_weighted_threshold_answers_less_when_unanswerable_questions_weigh_more(
     weights = [1.0, 1.0, 3.0, 1.0]  # unanswerable questions are 3x as common in real traffic
     assert threshold_for_precision(scores, correct, 0.75, weights) == 0.8
     assert coverage_precision(scores, correct, 0.6, weights) == (1.0, 0.5)
+
+
+def test_clarify_budget_keeps_the_out_of_scope_clarifications_within_the_hand_off_target() -> None:
+    from answering.calibration import clarify_budget
+
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]  # ten out-of-scope questions, weight 1
+    ones = [1.0] * 10
+    # 90% must be handed off: one may be clarified (the 0.9), the next one may not
+    t = clarify_budget(scores, 0.0, 10.0, 0.9, ones)
+    assert 0.8 < t <= 0.9 and sum(s >= t for s in scores) == 1
+    # one is already answered: the budget is spent, none may be clarified
+    t = clarify_budget(scores, 1.0, 10.0, 0.9, ones)
+    assert t > 0.9
+    # 70%: three may be clarified
+    t = clarify_budget(scores, 0.0, 10.0, 0.7, ones)
+    assert sum(s >= t for s in scores) == 3
+    # weights count: the same questions at weight 2 against a mass of 40 allow two
+    assert sum(s >= clarify_budget(scores, 0.0, 40.0, 0.9, [2.0] * 10) for s in scores) == 2
+    # none out of scope among the candidates for clarification: no bound
+    assert clarify_budget([], 0.0, 10.0, 0.9, []) == float("-inf")
+
+
+def test_the_hand_off_target_raises_the_clarify_threshold_only() -> None:
+    """Answerable questions whose right entry is often among the choices, and out-of-scope questions that
+    look like them: bounded by precision alone, many out-of-scope questions are clarified; with a hand-off
+    target of 90%, at most 10% are answered or clarified, and the answer threshold does not move."""
+    import numpy as np
+
+    from answering.calibration import SIGNALS, fit_calibration
+
+    rng = np.random.default_rng(3)
+    rows, correct, in_set, unanswerable = [], [], [], []
+    for n in range(1200):
+        oos = n % 5 == 0
+        top = float(rng.uniform(0, 0.6) if oos else rng.uniform())
+        set_sum = float(rng.uniform(0.5, 1.5) if oos else rng.uniform(0, 2))
+        rows.append({**dict.fromkeys(SIGNALS, 0.0), "top": top, "set_sum": set_sum, "second": 0.5, "seeking": 1.0})
+        u = rng.uniform()
+        correct.append(not oos and u < top)
+        in_set.append(not oos and u < min(1.0, top + set_sum / 2))
+        unanswerable.append(oos)
+    loose = fit_calibration(rows, correct, 0.9, in_set=in_set, allow_boosted=False, clarify_precision=0.6)
+    bound = fit_calibration(rows, correct, 0.9, in_set=in_set, allow_boosted=False, clarify_precision=0.6,
+                            unanswerable=unanswerable, handoff_recall=0.9)
+    assert bound.answer_threshold == loose.answer_threshold
+    assert loose.clarify_threshold is not None and bound.clarify_threshold is not None
+
+    def leaked(cal: object) -> float:
+        out = [r for r, u in zip(rows, unanswerable, strict=True) if u]
+        reached = [cal.confidence(r) >= cal.answer_threshold  # type: ignore[attr-defined]
+                   or cal.set_confidence(r) >= cal.clarify_threshold for r in out]  # type: ignore[attr-defined]
+        return sum(reached) / len(out)
+
+    assert leaked(loose) > 0.2  # the bound is not idle in this set
+    assert bound.clarify_threshold > loose.clarify_threshold and leaked(bound) <= 0.1 + 0.03

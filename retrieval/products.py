@@ -1,0 +1,89 @@
+"""Which product (or place, plan, device: whatever the entries' ``product`` names) a question is about.
+
+Support knowledge is often per product: the same question ("is there free parking?", "how do I reset it?")
+has one entry per hotel or per device, and the entries differ only in the product's name. A dense or BM25
+ranking weighs that name as one word among many, so the right question of the wrong product often wins.
+When a question (or the conversation before it) names a product of the knowledge base, search is scoped to
+that product's entries and to the entries of no product; entries of other products are left out.
+
+Names are matched on word boundaries, case- and punctuation-blind, and also with their spaces removed
+("Acorn Guesthouse" finds "ACORN GUEST HOUSE"); a leading "the" is optional. Chinese names match as
+substrings. When several products are named, the last one named is the one meant (a customer who compares
+two hotels asks about the one they named last); at one position the longest name wins."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[0-9a-z]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+MIN_NAME_CHARS = 3
+"""Shorter names ("A", "X1") are skipped: as words they occur in ordinary questions."""
+MAX_NAME_WORDS = 8
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+class ProductMatcher:
+    """Finds the knowledge base's product names in text. Immutable once built; safe to share."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._by_key: dict[str, str] = {}
+        self._cjk: list[str] = []
+        self.names: tuple[str, ...] = tuple(sorted({n.strip() for n in names if n and n.strip()}))
+        for name in self.names:
+            if _CJK.search(name):
+                if len(name) >= 2:
+                    self._cjk.append(name)
+                continue
+            words = _words(name)
+            variants = [words]
+            if len(words) > 1 and words[0] == "the":
+                variants.append(words[1:])
+            for variant in variants:
+                key = "".join(variant)
+                if len(key) >= MIN_NAME_CHARS and len(variant) <= MAX_NAME_WORDS:
+                    # two products with one key are ambiguous: the first (sorted) keeps it, deterministically
+                    self._by_key.setdefault(key, name)
+        self._cjk.sort(key=len, reverse=True)
+        self._longest = max((len(k) for k in self._by_key), default=0)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_key or self._cjk)
+
+    def find(self, text: str) -> str | None:
+        """The product named last in ``text`` (None: none named)."""
+        best: tuple[int, int, str] | None = None  # (end position, length, name)
+        if self._by_key:
+            words = _words(text)
+            for start in range(len(words)):
+                key = ""
+                for end in range(start, min(start + MAX_NAME_WORDS, len(words))):
+                    key += words[end]
+                    if len(key) > self._longest:
+                        break
+                    name = self._by_key.get(key)
+                    if name is not None and (best is None or (end, len(key)) > best[:2]):
+                        best = (end, len(key), name)
+        if self._cjk:
+            # CJK positions are counted in characters, word positions in words: keep them apart by
+            # preferring the CJK match only when no word match exists or it ends later in the text
+            cjk_best: tuple[int, int, str] | None = None
+            for name in self._cjk:
+                pos = text.rfind(name)
+                if pos >= 0 and (cjk_best is None or (pos + len(name), len(name)) > cjk_best[:2]):
+                    cjk_best = (pos + len(name), len(name), name)
+            if cjk_best is not None and (best is None or _char_end(text, best[0]) < cjk_best[0]):
+                best = cjk_best
+        return best[2] if best else None
+
+
+def _char_end(text: str, word_index: int) -> int:
+    """Character offset just past the ``word_index``-th word of ``text`` (as ``_words`` counts them)."""
+    for n, match in enumerate(_WORD.finditer(text.lower())):
+        if n == word_index:
+            return match.end()
+    return len(text)
