@@ -52,7 +52,15 @@ from eval.load_server import (
     log,
     serving,
 )
-from eval.loadgen import LoadResult, LoadRun, unique_indices, write_bodies, wrk_available, zipf_indices
+from eval.loadgen import (
+    LoadResult,
+    LoadRun,
+    ask_body,
+    unique_indices,
+    write_bodies,
+    wrk_available,
+    zipf_indices,
+)
 
 OUT = REPO / "eval" / "results" / "load.json"
 PEER = REPO / "scripts" / "peer_llamaindex.py"  # a separate program, not part of supportkb
@@ -112,6 +120,7 @@ class Bench:
         self.data = data
         self.workdir = workdir
         self.questions = [q.question for q in data.pool]
+        self.ask_bodies = [ask_body(q.question, q.context) for q in data.pool]
         pairs = (h.split(":", 1) for h in args.header)
         self.headers = {k.strip(): v.strip() for k, v in pairs}  # --header / --api-key: sent on every request
         self.offset = 0  # unique questions already sent: runs continue from here, so nothing repeats
@@ -125,7 +134,7 @@ class Bench:
             idx = unique_indices(len(self.questions), n, self.offset)
         else:
             idx = zipf_indices(len(self.questions), n, self.args.zipf_exponent, seed=self.args.seed)
-        return write_bodies(path, self.questions, idx)
+        return write_bodies(path, self.ask_bodies, idx)
 
     def advance(self, result: LoadResult, concurrency: int) -> bool:
         """Move the unique offset past every question this run sent (in-flight ones included); True when the

@@ -7,7 +7,8 @@ Entries (FAQ records: ``id``, ``question``, ``alt_questions``, ``answer``, ``lan
   written here from the intent's name;
 * cmrc2018 (dev): each passage an entry, its first question as the entry's question, the passage as the
   answer; its other questions are held out for the pool;
-* dstc11 track 5: the hotel and restaurant FAQs, the entity's name before the question and as the product.
+* dstc11 track 5: the hotel and restaurant FAQs, the entity's name before the question and as the product;
+  its questions are the customer's last turn with the earlier turns as ``context``.
 
 Question pool (real questions nobody here wrote, none of them a phrasing in the knowledge base, each with
 its gold entry): clinc150 test (in scope), cmrc2018's held-out questions, dstc11's knowledge-seeking
@@ -40,6 +41,8 @@ class PoolQuestion:
     question: str
     gold: list[str]
     source: str
+    context: tuple[str, ...] = ()
+    """Earlier turns of the conversation (dialogue sets), sent as ``/v1/ask``'s ``context``."""
 
 
 @dataclass
@@ -113,7 +116,8 @@ def _dstc11(n_entries: int | None) -> tuple[list[dict[str, Any]], list[PoolQuest
         gold = [f"{k['domain']}:{k['entity_id']}:faq:{k['doc_id']}" for k in label.get("knowledge", [])
                 if k.get("doc_type") == "faq"]
         if gold and set(gold) <= known:
-            pool.append(PoolQuestion("\n".join(t["text"] for t in log[-3:]), gold, "dstc11_track5"))
+            # as a chatbot asks: the customer's last turn, the earlier turns (its own and the customer's) as context
+            pool.append(PoolQuestion(log[-1]["text"], gold, "dstc11_track5", tuple(t["text"] for t in log[:-1])))
     return entries, pool
 
 

@@ -219,7 +219,7 @@ def entry_ids(body: dict[str, Any]) -> set[str]:
 
 
 async def ask_all(url: str, questions: Sequence[str], headers: dict[str, str],
-                  concurrency: int = 4) -> list[dict[str, Any] | None]:
+                  concurrency: int = 4, contexts: Sequence[Sequence[str]] | None = None) -> list[dict[str, Any] | None]:
     import httpx
 
     out: list[dict[str, Any] | None] = [None] * len(questions)
@@ -228,7 +228,10 @@ async def ask_all(url: str, questions: Sequence[str], headers: dict[str, str],
         async def one(i: int, q: str) -> None:
             async with sem:
                 try:
-                    resp = await client.post(url + "/v1/ask", json={"question": q})
+                    body: dict[str, Any] = {"question": q}
+                    if contexts is not None and contexts[i]:
+                        body["context"] = list(contexts[i])[-20:]
+                    resp = await client.post(url + "/v1/ask", json=body)
                     out[i] = resp.json() if resp.status_code == 200 else None
                 except (httpx.HTTPError, ValueError):
                     out[i] = None
@@ -237,7 +240,7 @@ async def ask_all(url: str, questions: Sequence[str], headers: dict[str, str],
 
 
 def hit_at_1(url: str, pool: Sequence[PoolQuestion], headers: dict[str, str]) -> dict[str, Any]:
-    bodies = asyncio.run(ask_all(url, [q.question for q in pool], headers))
+    bodies = asyncio.run(ask_all(url, [q.question for q in pool], headers, contexts=[q.context for q in pool]))
     hits = [b is not None and top_entry(b) in q.gold for q, b in zip(pool, bodies, strict=True)]
     by_source: dict[str, list[bool]] = {}
     for q, h in zip(pool, hits, strict=True):

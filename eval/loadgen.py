@@ -126,13 +126,19 @@ def unique_indices(pool_size: int, n: int, offset: int = 0) -> np.ndarray:
     return (np.arange(n, dtype=np.int64) + offset) % pool_size
 
 
-def ask_body(question: str) -> str:
-    return json.dumps({"question": question}, ensure_ascii=False, separators=(",", ":"))
+CONTEXT_TURNS = 20
+"""The most earlier turns a body carries (``/v1/ask`` takes up to 20)."""
 
 
-def write_bodies(path: Path, questions: Sequence[str], indices: Sequence[int] | np.ndarray) -> Path:
-    """One JSON body per line, for wrk's Lua script and the Python client alike."""
-    bodies = [ask_body(q) for q in questions]
+def ask_body(question: str, context: Sequence[str] = ()) -> str:
+    body: dict[str, object] = {"question": question}
+    if context:
+        body["context"] = list(context)[-CONTEXT_TURNS:]
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_bodies(path: Path, bodies: Sequence[str], indices: Sequence[int] | np.ndarray) -> Path:
+    """One JSON body (``ask_body``) per line, for wrk's Lua script and the Python client alike."""
     path.write_text("\n".join(bodies[int(i)] for i in indices) + "\n", encoding="utf-8")
     return path
 

@@ -28,6 +28,8 @@ COLLECTION = "faq"
 
 class Ask(BaseModel):
     question: str
+    context: list[str] = []
+    """Earlier turns of a conversation: as a plain pipeline would, the last two are embedded with the question."""
 
 
 def make_embedding() -> Any:
@@ -122,7 +124,7 @@ def create_app(index: Any) -> Any:
 
     @app.post("/v1/ask")
     def ask(body: Ask) -> dict[str, Any]:
-        nodes = retriever.retrieve(body.question)
+        nodes = retriever.retrieve("\n".join([*body.context[-2:], body.question]))
         if not nodes:
             return {"entry_id": None, "score": None}
         return {"entry_id": nodes[0].node.metadata.get("entry_id"), "score": nodes[0].score}

@@ -9,7 +9,7 @@ import pytest
 
 from eval.bench_load import run_row
 from eval.load_server import cache_counts, parse_prometheus, top_entry
-from eval.loadgen import LoadResult, parse_wrk_output, unique_indices, write_bodies, zipf_indices
+from eval.loadgen import LoadResult, ask_body, parse_wrk_output, unique_indices, write_bodies, zipf_indices
 
 
 def test_zipf_indices_follow_the_power_law_and_stay_in_the_pool() -> None:
@@ -38,9 +38,16 @@ def test_unique_indices_walk_from_the_offset_and_wrap_only_when_exhausted() -> N
 
 
 def test_write_bodies_one_json_body_per_line(tmp_path) -> None:
-    path = write_bodies(tmp_path / "b.txt", ["退款多久到账", 'say "hi"\nthere'], [1, 0, 1])
-    lines = path.read_text(encoding="utf-8").splitlines()
-    assert [json.loads(x)["question"] for x in lines] == ['say "hi"\nthere', "退款多久到账", 'say "hi"\nthere']
+    bodies = [ask_body("退款多久到账"), ask_body('say "hi"\nthere', ["Hello", "The Acorn is nice."])]
+    path = write_bodies(tmp_path / "b.txt", bodies, [1, 0, 1])
+    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    assert [x["question"] for x in lines] == ['say "hi"\nthere', "退款多久到账", 'say "hi"\nthere']
+    assert lines[0]["context"] == ["Hello", "The Acorn is nice."] and "context" not in lines[1]
+
+
+def test_a_body_carries_at_most_the_twenty_newest_turns() -> None:
+    body = json.loads(ask_body("q", [f"t{i}" for i in range(30)]))
+    assert body["context"] == [f"t{i}" for i in range(10, 30)]
 
 
 WRK_LUA_OUTPUT = """Running 3s test @ http://127.0.0.1:8000/v1/ask
