@@ -14,6 +14,7 @@ two hotels asks about the one they named last); at one position the longest name
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 _WORD = re.compile(r"[0-9a-z]+")
@@ -50,24 +51,36 @@ class ProductMatcher:
                     self._by_key.setdefault(key, name)
         self._cjk.sort(key=len, reverse=True)
         self._longest = max((len(k) for k in self._by_key), default=0)
+        self.ambiguous: tuple[str, ...] = ()
+        """Names left out because the knowledge base uses them as ordinary words (``identifying_products``)."""
 
     def __bool__(self) -> bool:
         return bool(self._by_key or self._cjk)
 
+    def _word_mentions(self, text: str) -> list[tuple[int, int, str]]:
+        """(index of the last word, key length, name) of every name written out in words."""
+        out: list[tuple[int, int, str]] = []
+        if not self._by_key:
+            return out
+        words = _words(text)
+        for start in range(len(words)):
+            key = ""
+            for end in range(start, min(start + MAX_NAME_WORDS, len(words))):
+                key += words[end]
+                if len(key) > self._longest:
+                    break
+                name = self._by_key.get(key)
+                if name is not None:
+                    out.append((end, len(key), name))
+        return out
+
+    def find_all(self, text: str) -> set[str]:
+        """Every product named in ``text``."""
+        return {name for _, _, name in self._word_mentions(text)} | {n for n in self._cjk if n in text}
+
     def find(self, text: str) -> str | None:
         """The product named last in ``text`` (None: none named)."""
-        best: tuple[int, int, str] | None = None  # (end position, length, name)
-        if self._by_key:
-            words = _words(text)
-            for start in range(len(words)):
-                key = ""
-                for end in range(start, min(start + MAX_NAME_WORDS, len(words))):
-                    key += words[end]
-                    if len(key) > self._longest:
-                        break
-                    name = self._by_key.get(key)
-                    if name is not None and (best is None or (end, len(key)) > best[:2]):
-                        best = (end, len(key), name)
+        best: tuple[int, int, str] | None = max(self._word_mentions(text), default=None)
         if self._cjk:
             # CJK positions are counted in characters, word positions in words: keep them apart by
             # preferring the CJK match only when no word match exists or it ends later in the text
@@ -87,3 +100,32 @@ def _char_end(text: str, word_index: int) -> int:
         if n == word_index:
             return match.end()
     return len(text)
+
+
+AMBIGUOUS_SHARE = 0.2
+"""A name the knowledge base's own texts use more often than this outside its product's entries is a word."""
+ANSWER_CHARS = 200
+"""How much of each answer ``identifying_products`` reads (names are used early; the scan stays cheap)."""
+
+
+def identifying_products(names: Iterable[str], texts: Iterable[tuple[str | None, str]],
+                         max_elsewhere: float = AMBIGUOUS_SHARE) -> ProductMatcher:
+    """A matcher over the names that identify their product. ``texts``: (the entry's product, a text of it).
+
+    A product named "app" or "store" is an ordinary word in the entries of other products ("pair the lock
+    with the app"): scoping a question on it would hide the right entries. Such a name shows itself in the
+    knowledge base's own texts: it is used elsewhere more than once and more than ``max_elsewhere`` of the
+    time. A name its texts never use (an id such as "hub-x2") is kept."""
+    every = ProductMatcher(names)
+    if not every:
+        return every
+    own: Counter[str] = Counter()
+    other: Counter[str] = Counter()
+    for product, text in texts:
+        for name in every.find_all(text):
+            (own if name == product else other)[name] += 1
+    # one use elsewhere is a cross-reference ("works with the SmartLock L7"), not yet a word
+    keep = [n for n in every.names if other[n] <= max(1.0, max_elsewhere * (own[n] + other[n]))]
+    matcher = ProductMatcher(keep)
+    matcher.ambiguous = tuple(n for n in every.names if n not in set(keep))
+    return matcher

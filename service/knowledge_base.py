@@ -5,6 +5,7 @@ it holds no business rules of its own (those live in answering/, triage/, learni
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import threading
 import time
@@ -43,7 +44,7 @@ from retrieval.embed import Embedder, build_embedder, build_english_embedder
 from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
 from retrieval.index import VectorIndex
 from retrieval.index_paired import PairedIndex
-from retrieval.products import ProductMatcher
+from retrieval.products import ANSWER_CHARS, ProductMatcher, identifying_products
 from retrieval.searcher import HybridSearcher, Mode, Timings
 from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
 from service.asklog import AskLogWriter
@@ -55,6 +56,7 @@ from triage.training import train_emotion, train_router
 USER_DICT_NAME = "userdict.txt"
 WARM_UP_QUESTIONS = ("How do I reset my password?", "我的订单什么时候发货？", "Can I get a refund for my order?",
                      "怎么联系人工客服", "where is my package", "账号被锁定了怎么办")
+log = logging.getLogger(__name__)
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -251,7 +253,13 @@ class KnowledgeBase:
 
     def refresh_products(self) -> None:
         """Re-read the product names product-scoped search matches (after an ingest or another change)."""
-        self.searcher.products = ProductMatcher(self.store.entries.products())
+        if not (names := self.store.entries.products()):
+            self.searcher.products = ProductMatcher(())
+            return
+        matcher = identifying_products(names, self.store.entries.product_texts(ANSWER_CHARS))
+        if matcher.ambiguous:
+            log.info("product names used as ordinary words, not scoped on: %s", ", ".join(matcher.ambiguous[:20]))
+        self.searcher.products = matcher
 
     def ingest_tickets(self, paths: Sequence[Path], mapping: TicketMapping,
                        names: Mapping[Path, str] | None = None) -> IngestReport:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +79,18 @@ class EntryRepository:
             names = set(s.scalars(select(EntryRow.product).where(EntryRow.product.is_not(None)).distinct()))
             names |= set(s.scalars(select(DocumentRow.product).where(DocumentRow.product.is_not(None)).distinct()))
             return sorted(n for n in names if n)
+
+    def product_texts(self, answer_chars: int = 200) -> Iterator[tuple[str | None, str]]:
+        """(product, text) of every entry's question, other phrasings and the start of its answer: where the
+        knowledge base's own texts show which product names are ordinary words (``retrieval.products``)."""
+        q = select(EntryRow.product, EntryRow.question, EntryRow.alt_questions,
+                   func.substr(EntryRow.answer, 1, answer_chars))
+        with self._db.session() as s:
+            for product, question, alts, answer in s.execute(q).yield_per(2000):
+                yield product, question
+                for alt in alts or ():
+                    yield product, alt
+                yield product, answer
 
     def ids(self) -> list[str]:
         with self._db.session() as s:

@@ -44,3 +44,30 @@ def test_chinese_names_match_as_substrings() -> None:
 def test_an_empty_matcher_is_false_and_finds_nothing() -> None:
     m = ProductMatcher(["", "  "])
     assert not m and m.find("anything") is None and m.names == ()
+
+
+def test_names_the_knowledge_uses_as_ordinary_words_are_not_scoped_on() -> None:
+    from retrieval.products import identifying_products
+
+    texts = [("app", "How do I log in to the app?"), ("app", "The app shows an error"),
+             ("smartlock-l7", "How do I pair the lock with the app?"), ("smartlock-l7", "Open the app, tap Add"),
+             ("hub-x2", "Pair the hub in the app"), ("store", "Can I pick up in store?"),
+             ("smartlock-l7", "Battery of the SmartLock L7"), (None, "Which store is nearest?"),
+             (None, "Store opening hours"), ("Acorn Guest House", "ACORN GUEST HOUSE: is there parking?"),
+             ("hub-x2", "Does it work with the SmartLock L7?")]
+    names = ["app", "smartlock-l7", "hub-x2", "store", "Acorn Guest House"]
+    m = identifying_products(names, texts)
+    # "app": 3 of 5 uses elsewhere; "store": 2 of 3; "smartlock-l7": 1 of 2, a cross-reference; the others
+    # only in their own entries (or never: hub-x2)
+    assert m.ambiguous == ("app", "store")
+    assert m.names == ("Acorn Guest House", "hub-x2", "smartlock-l7")
+    assert m.find("how do I pair the smartlock l7 with the app") == "smartlock-l7"
+    assert m.find("is the app down?") is None
+    assert identifying_products(names, texts, max_elsewhere=1.0).names == tuple(sorted(names))
+
+
+def test_find_all_names_every_product_in_a_text() -> None:
+    m = ProductMatcher(NAMES)
+    # overlapping names both count ("Gonville" inside "the Gonville Hotel")
+    assert m.find_all("Acorn Guest House or the Gonville Hotel? 小米手环 8") == {
+        "ACORN GUEST HOUSE", "THE GONVILLE HOTEL", "Gonville", "小米手环 8"}
