@@ -149,6 +149,7 @@ class KnowledgeBase:
         self.answerer.cache = self.answer_cache
         self._sync_lock = threading.Lock()
         self._synced_generation: Any = self.curator.generation
+        self._product_names: tuple[str, ...] | None = None
         self.refresh_products()
         self._stored_data = (store.meta.get(MetaKey.fusion), store.meta.get(MetaKey.calibration))
         self.answerer.generation = lambda: self._synced_generation
@@ -251,9 +252,15 @@ class KnowledgeBase:
         self.refresh_products()
         return report
 
-    def refresh_products(self) -> None:
-        """Re-read the product names product-scoped search matches (after an ingest or another change)."""
-        if not (names := self.store.entries.products()):
+    def refresh_products(self, force: bool = True) -> None:
+        """Re-read the product names product-scoped search matches. Unless ``force``d (an ingest in this
+        process), the texts are read again only when the set of names changed: a generation change (an edit,
+        a learned phrasing) must not cost a scan of every entry on the request that notices it."""
+        names = tuple(self.store.entries.products())
+        if not force and names == self._product_names:
+            return
+        self._product_names = names
+        if not names:
             self.searcher.products = ProductMatcher(())
             return
         matcher = identifying_products(names, self.store.entries.product_texts(ANSWER_CHARS))
@@ -325,7 +332,7 @@ class KnowledgeBase:
             if stored != self._stored_data:
                 self.searcher.fusion, self.answerer.calibration = _stored_models(self.store)
                 self._stored_data = stored
-            self.refresh_products()
+            self.refresh_products(force=False)
             self._synced_generation = generation
 
     def train_router(self, path: Path, text_field: str, label_field: str,

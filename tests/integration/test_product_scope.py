@@ -100,3 +100,21 @@ def test_the_answer_cache_keeps_one_question_about_two_products_apart(kb: Knowle
         _, hits = kb.ask_with_hits(Question(question=PARKING, context=[f"We like the {product}."]))
         assert own in ids(hits) and other not in ids(hits)
     assert (kb.answer_cache.stats.lookups, kb.answer_cache.stats.hits) == (3, 1)  # the third is the first's
+
+
+def test_products_from_another_process_are_picked_up_and_unchanged_names_are_not_rescanned(
+        kb: KnowledgeBase) -> None:
+    from core.models import KnowledgeEntry
+    from ingest.pipeline import IngestReport
+
+    before = kb.searcher.products
+    kb.curator.bump()  # a generation change that adds no product (an edit, a learned phrasing)
+    kb.ask(Question(question=PARKING))
+    assert kb.searcher.products is before
+    # another process ingests a new product: written to the shared record, the generation bumped
+    entry = KnowledgeEntry(id="gonville-parking", question=PARKING, answer="Ten spaces.", product="GONVILLE HOTEL")
+    kb.ingestor().write_source("other.jsonl", "faq", "test", [entry], [], IngestReport())
+    kb.curator.bump()
+    kb.ask(Question(question=PARKING))
+    assert "GONVILLE HOTEL" in kb.searcher.products.names
+    assert ids(kb.search("parking at the Gonville Hotel?", top_k=10))[0] == "gonville-parking"
