@@ -31,6 +31,9 @@ from .records import AnswerSource, AskResult, Decision, Question
 from .rerank import Reranker
 
 log = logging.getLogger(__name__)
+MAX_CONTEXT_CHARS = 8000
+"""How much of a conversation's context (newest first) is read for the product it names: bounded work per
+request whatever a caller sends (20 turns of up to 2,000 characters)."""
 
 Demote = Callable[[list[SearchHit], np.ndarray], list[SearchHit]]
 AskLogger = Callable[[str, str, str, float, str | None, Sequence[str]], None]
@@ -110,7 +113,7 @@ class Answerer:
         # what the conversation says about the product: the one it was about, the last question, the turns the
         # caller sent (the newest mention wins)
         parts = [*((session.product, previous) if session else ()), *(request.context or ())]
-        context = "\n".join(x for x in parts if x) if session or request.context else None
+        context = "\n".join(x for x in parts if x)[-MAX_CONTEXT_CHARS:] if session or request.context else None
         if previous:  # the context gives way to the question within the query limit
             room = MAX_QUERY_CHARS - len(request.question.strip()) - 1
             if room <= 0:

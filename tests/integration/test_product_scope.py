@@ -118,3 +118,11 @@ def test_products_from_another_process_are_picked_up_and_unchanged_names_are_not
     kb.ask(Question(question=PARKING))
     assert "GONVILLE HOTEL" in kb.searcher.products.names
     assert ids(kb.search("parking at the Gonville Hotel?", top_k=10))[0] == "gonville-parking"
+
+
+def test_a_product_named_beyond_the_context_window_is_not_scoped_on(kb: KnowledgeBase) -> None:
+    filler = ["blah " * 399] * 5  # 5 x 1,995 characters after the name: past the 8,000 read
+    _, hits = kb.ask_with_hits(Question(question=PARKING, context=["We like the Acorn Guest House.", *filler]))
+    assert {"acorn-parking", "alpha-parking"} <= set(ids(hits))
+    _, hits = kb.ask_with_hits(Question(question=PARKING, context=[*filler, "We like the Acorn Guest House."]))
+    assert "acorn-parking" in ids(hits) and "alpha-parking" not in ids(hits)
