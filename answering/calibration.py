@@ -31,7 +31,7 @@ from .segments import segment_thresholds, threshold_for
 from .signals import CHOICES, LEGACY_SIGNALS, SIGNALS, signals
 
 __all__ = ["CHOICES", "SIGNALS", "Calibration", "coverage_precision", "default_calibration", "fit_calibration",
-           "mix_weights", "signals", "threshold_for_precision"]
+           "mix_weights", "precision_lower_bound", "signals", "threshold_for_precision"]
 
 
 class Calibration(BaseModel):
@@ -86,28 +86,51 @@ def default_calibration() -> Calibration | None:
     return Calibration.model_validate_json(path.read_text(encoding="utf-8"))
 
 
+def precision_lower_bound(right: float, total: float, total_sq: float, z: float) -> float:
+    """Wilson lower bound of a (weighted) precision ``right / total``, on the effective sample size
+    ``total**2 / total_sq`` (Kish): what the precision of new questions answered at this threshold is, at
+    worst, with one-sided confidence ``Phi(z)``. ``z = 0``: the point estimate."""
+    if total <= 0:
+        return 0.0
+    p = right / total
+    if z <= 0:
+        return p
+    n = total * total / total_sq
+    z2 = z * z
+    centre = p + z2 / (2 * n)
+    spread = z * math.sqrt(max(p * (1 - p) / n + z2 / (4 * n * n), 0.0))
+    return (centre - spread) / (1 + z2 / n)
+
+
 def threshold_for_precision(scores: Sequence[float], correct: Sequence[bool], target: float,
-                            weights: Sequence[float] | None = None) -> float:
+                            weights: Sequence[float] | None = None, z: float = 0.0) -> float:
     """The lowest threshold t such that the items with score >= t have precision >= target.
 
     Scans thresholds from the highest score down, keeping the last one whose cumulative precision
     still meets the target. If no threshold reaches it, returns a threshold above every score (so
     nothing is answered automatically), which is the safe choice when a wrong answer costs more than
     a hand-off. ``weights`` make some items count more (e.g. unanswerable questions up to their share
-    of real traffic)."""
+    of real traffic).
+
+    ``z`` > 0 asks the Wilson lower bound of that precision (``precision_lower_bound``) to reach the
+    target instead of the point estimate. The lowest threshold whose sample precision just touches the
+    target is, on new questions, below it about half of the time (the threshold is chosen where the sample
+    happened to be lucky, and the fewer the questions above it, the luckier); the bound asks for more margin
+    where fewer questions back it (a small segment, a short dev split)."""
     if len(scores) != len(correct) or (weights is not None and len(weights) != len(scores)):
         raise BadInput("scores, labels and weights differ in length")
     w = list(weights) if weights is not None else [1.0] * len(scores)
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
     best = math.inf
-    right = total = 0.0
+    right = total = total_sq = 0.0
     for n, i in enumerate(order, start=1):
         right += w[i] * bool(correct[i])
         total += w[i]
+        total_sq += w[i] * w[i]
         # only cut between distinct scores
         if n < len(order) and scores[order[n]] == scores[i]:
             continue
-        if total > 0 and right / total >= target:
+        if total > 0 and precision_lower_bound(right, total, total_sq, z) >= target:
             best = scores[i]
     return float(best if best != math.inf else (max(scores, default=1.0) + 1e-6))
 
@@ -164,7 +187,7 @@ def fit_calibration(
     fitted_on: str = "", weights: Sequence[float] | None = None, in_set: Sequence[bool] | None = None,
     segments: Sequence[Sequence[str]] | None = None, min_segment: int = 80, allow_boosted: bool = True,
     clarify_precision: float | None = None, unanswerable: Sequence[bool] | None = None,
-    handoff_recall: float | None = None,
+    handoff_recall: float | None = None, z: float = 0.0,
 ) -> Calibration:
     """Fit the answer model (label: the top entry is right) and, given ``in_set`` (the right entry is among the
     first ``CHOICES``), the set model; derive the answer threshold (global and per segment, from each row's
@@ -172,7 +195,8 @@ def fit_calibration(
     for the thresholds (see ``mix_weights``). ``clarify_precision``: how often the right entry must be among the
     choices (default: ``target_precision``). ``handoff_recall``: the weighted share of the ``unanswerable`` rows
     (questions with no right entry) that must end in a hand-off; the clarify threshold is raised until it holds
-    (see ``clarify_budget``)."""
+    (see ``clarify_budget``). ``z``: every threshold (global, per segment, clarify) asks the precision's
+    lower confidence bound to reach its target, not the point estimate (``threshold_for_precision``)."""
     if len(rows) < 10 or len(set(correct)) < 2:
         raise BadInput(f"calibration needs at least 10 labelled questions with both right and wrong answers "
                        f"(got {len(rows)}, {sum(correct)} right)")
@@ -180,8 +204,8 @@ def fit_calibration(
     answer_model, oof = fit_probability(rows, correct, features, c_value, allow_boosted=allow_boosted)
     w = list(weights) if weights is not None else [1.0] * len(rows)
     p = [float(v) for v in oof]
-    threshold = threshold_for_precision(p, correct, target_precision, w)
-    by_segment = segment_thresholds(p, correct, w, segments or [()] * len(rows), target_precision, min_segment)
+    threshold = threshold_for_precision(p, correct, target_precision, w, z)
+    by_segment = segment_thresholds(p, correct, w, segments or [()] * len(rows), target_precision, min_segment, z)
     row_threshold = [threshold_for(by_segment, seg, threshold) for seg in (segments or [()] * len(rows))]
     answered = [pi >= t for pi, t in zip(p, row_threshold, strict=True)]
     set_model, clarify_threshold = None, None
@@ -192,7 +216,7 @@ def fit_calibration(
         if rest:
             ps = [max(float(oof_set[i]), p[i]) for i in rest]
             clarify_threshold = threshold_for_precision(
-                ps, [in_set[i] for i in rest], clarify_precision or target_precision, [w[i] for i in rest])
+                ps, [in_set[i] for i in rest], clarify_precision or target_precision, [w[i] for i in rest], z)
             if unanswerable is not None and handoff_recall is not None:
                 clarify_threshold = max(clarify_threshold, clarify_budget(
                     [pi for pi, i in zip(ps, rest, strict=True) if unanswerable[i]],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+from statistics import NormalDist
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
@@ -76,13 +77,16 @@ class CalibrationFitter:
                  demote: Callable[[list[SearchHit], np.ndarray], list[SearchHit]],
                  target_precision: float, unanswerable_share: float | None,
                  mask: Callable[[str], str] | None = None, min_segment: int = 80,
-                 clarify_precision: float | None = None, handoff_recall: float | None = None) -> None:
+                 clarify_precision: float | None = None, handoff_recall: float | None = None,
+                 precision_confidence: float = 0.5) -> None:
         self.store = store
         self.searcher = searcher
         self.demote = demote
         self.target_precision = target_precision
         self.clarify_precision = clarify_precision
         self.handoff_recall = handoff_recall
+        self.z = NormalDist().inv_cdf(precision_confidence)
+        """The margin of every threshold, in standard errors (``calibration.threshold_for_precision``)."""
         self.unanswerable_share = unanswerable_share
         self.mask = mask or (lambda t: t)
         self.min_segment = min_segment
@@ -110,7 +114,8 @@ class CalibrationFitter:
         return fit_calibration(rows, correct, self.target_precision, fitted_on=label, weights=weights, in_set=in_set,
                                segments=segments, min_segment=self.min_segment,
                                clarify_precision=self.clarify_precision,
-                               unanswerable=[not g for _, g in questions], handoff_recall=self.handoff_recall)
+                               unanswerable=[not g for _, g in questions], handoff_recall=self.handoff_recall,
+                               z=self.z)
 
     def score_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
                    seeking: Sequence[float] | None = None, contexts: Sequence[str | None] | None = None,

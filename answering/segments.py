@@ -38,8 +38,10 @@ def threshold_for(thresholds: Mapping[str, float], keys: Sequence[str], default:
 
 
 def segment_thresholds(scores: Sequence[float], correct: Sequence[bool], weights: Sequence[float],
-                       segments: Sequence[Sequence[str]], target: float, min_segment: int) -> dict[str, float]:
-    """Per-segment answer thresholds for the keys with at least ``min_segment`` rows of both outcomes."""
+                       segments: Sequence[Sequence[str]], target: float, min_segment: int, z: float = 0.0,
+                       ) -> dict[str, float]:
+    """Per-segment answer thresholds for the keys with at least ``min_segment`` rows of both outcomes (``z``: see
+    ``threshold_for_precision``; a small segment then needs a larger margin)."""
     from .calibration import threshold_for_precision
 
     members: dict[str, list[int]] = {}
@@ -51,7 +53,7 @@ def segment_thresholds(scores: Sequence[float], correct: Sequence[bool], weights
         labels = [bool(correct[i]) for i in idx]
         if len(idx) < min_segment or all(labels) or not any(labels):
             continue
-        out[key] = threshold_for_precision([scores[i] for i in idx], labels, target, [weights[i] for i in idx])
+        out[key] = threshold_for_precision([scores[i] for i in idx], labels, target, [weights[i] for i in idx], z)
     # a segment whose every member is covered by a more specific segment adds nothing: keep it anyway, it
     # serves future questions whose more specific segment has no threshold
     return out

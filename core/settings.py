@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     )
     target_precision: float = Field(
         default=0.90, gt=0.0, le=1.0, description="Precision the calibrated answer threshold must reach.")
+    precision_confidence: float = Field(
+        default=0.8, ge=0.5, lt=1.0,
+        description="How sure calibration must be that a threshold's precision holds on new questions: the lower "
+                    "confidence bound of the labelled questions' precision (Wilson, one-sided, at this level) must "
+                    "reach target_precision, not the sample precision (0.5). The threshold where the sample just "
+                    "touches the target falls short on new questions about half of the time.")
     clarify_precision: float = Field(
         default=0.80, gt=0.0, le=1.0,
         description="How often the right entry must be among the choices of a clarification (a miss costs the "

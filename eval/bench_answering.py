@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 from core.offline import apply_offline_env
@@ -224,8 +225,9 @@ def write_default(path: Path) -> None:
         row_w = [x * scale for x in (w or [])]
         weights += row_w + [row_w[i] for i in english]
     names = ", ".join(n for n, *_ in POOLED)
+    z = NormalDist().inv_cdf(Settings().precision_confidence)  # the margin a `kb calibrate` would ask for
     cal = fit_calibration(rows, correct, 0.9, fitted_on=f"package default: dev splits of {names} (package fusion)",
-                          weights=weights, in_set=in_set, allow_boosted=False)
+                          weights=weights, in_set=in_set, allow_boosted=False, z=z)
     path.write_text(json.dumps(cal.model_dump(mode="json"), indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print("wrote", path, _cal_summary(cal), flush=True)
 

@@ -160,7 +160,8 @@ class KnowledgeBase:
                                         settings.unanswerable_share,
                                         mask=lambda text: self.masker.mask(text).text,
                                         clarify_precision=settings.clarify_precision,
-                                        handoff_recall=settings.handoff_recall)
+                                        handoff_recall=settings.handoff_recall,
+                                        precision_confidence=settings.precision_confidence)
 
     # The live models are the answerer's: these views keep one place that holds them.
     @property

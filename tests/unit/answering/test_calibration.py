@@ -165,3 +165,50 @@ def test_the_hand_off_target_raises_the_clarify_threshold_only() -> None:
 
     assert leaked(loose) > 0.2  # the bound is not idle in this set
     assert bound.clarify_threshold > loose.clarify_threshold and leaked(bound) <= 0.1 + 0.03
+
+
+def _wilson_lower_by_root(right: float, n: float, z: float) -> float:
+    """The Wilson lower bound found as the root of its defining equation (not the closed form the code uses):
+    the p0 below p-hat at which p-hat lies z standard errors (under p0) above it."""
+    from scipy.optimize import brentq
+
+    p_hat = right / n
+    if p_hat == 0:
+        return 0.0
+    return float(brentq(lambda p0: (p_hat - p0) / (p0 * (1 - p0) / n) ** 0.5 - z, 1e-12, p_hat))
+
+
+@pytest.mark.parametrize(("right", "n", "z"), [(9, 10, 1.0), (90, 100, 0.8416), (450, 500, 1.6449), (3, 4, 2.0)])
+def test_precision_lower_bound_is_wilson(right: int, n: int, z: float) -> None:
+    from answering.calibration import precision_lower_bound
+
+    assert precision_lower_bound(right, n, n, z) == pytest.approx(_wilson_lower_by_root(right, n, z), abs=1e-9)
+    assert precision_lower_bound(right, n, n, 0.0) == right / n
+
+
+def test_precision_lower_bound_uses_the_effective_sample_size() -> None:
+    from answering.calibration import precision_lower_bound
+
+    # 10 questions of weight 1 and 10 of weight 9 (Kish: n_eff = 100**2 / (10 + 810) = 12.2): the bound is that of
+    # 12.2 questions, not 20 or 100
+    right, total, total_sq = 90.0, 100.0, 10 * 1.0 + 10 * 81.0
+    n_eff = total * total / total_sq
+    assert precision_lower_bound(right, total, total_sq, 1.0) == pytest.approx(
+        _wilson_lower_by_root(0.9 * n_eff, n_eff, 1.0), abs=1e-9)
+
+
+def test_threshold_with_a_margin_needs_more_questions_behind_it() -> None:
+    from answering.calibration import precision_lower_bound
+
+    # 40 right then 1 wrong, repeating: the sample precision is >= 0.95 at every cut, but only deep cuts have
+    # enough questions behind them for the lower bound to reach 0.9
+    scores = [1.0 - i / 1000 for i in range(400)]
+    correct = [i % 41 != 40 for i in range(400)]
+    assert threshold_for_precision(scores, correct, 0.9) == scores[-1]
+    z = 1.6449
+    expected = next(scores[k] for k in range(len(scores) - 1, -1, -1)
+                    if _wilson_lower_by_root(sum(correct[: k + 1]), k + 1, z) >= 0.9)
+    assert threshold_for_precision(scores, correct, 0.9, z=z) == pytest.approx(expected)
+    # and the first cuts (few questions) never qualify: 10 of 10 right is not enough evidence for 0.9 at z=1.64
+    assert precision_lower_bound(10, 10, 10, z) < 0.9
+    assert threshold_for_precision(scores[:10], correct[:10], 0.9, z=z) > scores[0]

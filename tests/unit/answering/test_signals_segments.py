@@ -164,3 +164,32 @@ def test_legacy_calibration_still_loads() -> None:
     cal = Calibration.model_validate(legacy)
     assert cal.answer_model.features[0] == "top" and cal.set_model is None
     assert cal.confidence({**dict.fromkeys(SIGNALS, 0.0), "top": 1.0}) == pytest.approx(1 / (1 + math.exp(-1.5)))
+
+
+def test_segment_margin_grows_as_the_segment_shrinks() -> None:
+    # two segments with the same pattern (12 right, 1 wrong, by falling score), one 20x the size of the other:
+    # with no margin both get the lowest score as threshold; with one, the small segment gives up more
+    def pattern(n: int, key: str) -> tuple[list[float], list[bool], list[tuple[str]]]:
+        scores = [1.0 - i / (n + 1) for i in range(n)]
+        return scores, [i % 13 != 12 for i in range(n)], [(key,)] * n
+
+    s1, c1, k1 = pattern(100, "source:small")
+    s2, c2, k2 = pattern(2000, "source:large")
+    scores, correct, keys = s1 + s2, c1 + c2, k1 + k2
+    weights = [1.0] * len(scores)
+    flat = segment_thresholds(scores, correct, weights, keys, 0.9, 80)
+    assert flat == {"source:small": s1[-1], "source:large": s2[-1]}
+    safe = segment_thresholds(scores, correct, weights, keys, 0.9, 80, z=1.5)
+    share_small = sum(s >= safe["source:small"] for s in s1) / len(s1)
+    share_large = sum(s >= safe["source:large"] for s in s2) / len(s2)
+    assert share_small < share_large == 1.0  # a precision of 0.92 on 100 questions may be 0.9 or less; on 2,000, hardly
+
+
+def test_fitter_precision_confidence_is_a_margin_in_standard_errors() -> None:
+    from answering.fitting import CalibrationFitter
+
+    def fitter(confidence: float) -> CalibrationFitter:
+        return CalibrationFitter(None, None, lambda h, v: h, 0.9, None, precision_confidence=confidence)  # type: ignore[arg-type]
+
+    assert fitter(0.5).z == 0.0
+    assert fitter(0.8).z == pytest.approx(0.8416, abs=1e-4)
