@@ -246,7 +246,7 @@ def serving_embedder(inner: Embedder, settings: Settings,
     emb: Embedder = inner
     if settings.embed_workers > 0:
         emb = BatchingEmbedder(emb, settings.embed_max_batch, settings.embed_max_wait_ms, settings.embed_workers,
-                               observer=on_batch)
+                               omp_threads=settings.embed_threads, observer=on_batch)
     if settings.query_cache_size > 0:
         emb = EmbeddingLRU(emb, settings.query_cache_size, on_lookup=on_lookup)
     return emb

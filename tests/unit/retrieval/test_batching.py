@@ -143,3 +143,18 @@ def test_bulk_calls_bypass_the_queue_and_the_lru() -> None:
     np.testing.assert_allclose(out, FakeEmbedder().embed_queries(texts), atol=1e-6)
     assert inner.calls == [texts] and lru.lookups == 0  # one direct call, nothing cached
     lru.close()
+
+
+def test_serving_embedder_takes_its_shape_from_the_settings() -> None:
+    from core.settings import Settings
+    from retrieval.batching import close_embedder, serving_embedder
+
+    emb = serving_embedder(FakeEmbedder(), Settings(embed_workers=3, embed_threads=2, embed_max_batch=8,
+                                                    query_cache_size=5))
+    assert isinstance(emb, EmbeddingLRU) and emb.size == 5
+    batcher = emb.inner
+    assert isinstance(batcher, BatchingEmbedder)
+    assert (batcher.n_workers, batcher.omp_threads, batcher.max_batch) == (3, 2, 8)
+    close_embedder(batcher)
+    assert not isinstance(serving_embedder(FakeEmbedder(), Settings(embed_workers=0, query_cache_size=0)),
+                          (EmbeddingLRU, BatchingEmbedder))
