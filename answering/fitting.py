@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import random
-from statistics import NormalDist
 from collections.abc import Callable, Sequence
 from importlib import resources
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
