@@ -37,6 +37,8 @@ Labelled = Sequence[tuple[str, Sequence[str]]]
 Exclude = Callable[[dict[str, Any]], bool]
 REFIT_SUFFIX = " (refit)"
 LEARNED_SOURCE = "learned"
+AUTO_LABEL = "auto: "
+"""How an automatic (no-label) calibration's ``fitted_on`` starts."""
 AUTO_SHARE = 0.2
 """The out-of-domain share ``--auto`` sets its threshold for when no unanswerable share is configured."""
 
@@ -182,8 +184,8 @@ class CalibrationFitter:
         excludes += [_entry_excluder(e) for e in absent] + [None] * len(negatives)
         share = self.unanswerable_share if self.unanswerable_share is not None else AUTO_SHARE
         return self.fit_rows(questions, excludes, share=share,
-                             fitted_on=f"auto: {len(positives)} held-out phrasings, {len(absent)} held-out entries, "
-                                       f"{len(negatives)} generic out-of-domain questions")
+                             fitted_on=f"{AUTO_LABEL}{len(positives)} held-out phrasings, {len(absent)} held-out "
+                                       f"entries, {len(negatives)} generic out-of-domain questions")
 
 
 def _entry_excluder(entry_id: str) -> Exclude:

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     )
     target_precision: float = Field(
         default=0.90, gt=0.0, le=1.0, description="Precision the calibrated answer threshold must reach.")
+    auto_calibrate: bool = Field(
+        default=True,
+        description="After an ingest that changed the index, a knowledge base whose confidence was not fitted on "
+                    "labelled questions (the package default, or an earlier automatic fit) is calibrated as "
+                    "`kb calibrate --auto` does, on its own entries; where that cannot be done (too few entries "
+                    "with several phrasings) the package default stays. A labelled calibration is never replaced.")
     precision_confidence: float = Field(
         default=0.8, ge=0.5, lt=1.0,
         description="How sure calibration must be that a threshold's precision holds on new questions: the lower "

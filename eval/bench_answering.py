@@ -180,7 +180,7 @@ def clinc150(home: Path) -> dict[str, Any]:
 
 
 def sample(home: Path) -> dict[str, Any]:
-    kb = open_kb(home, user_dict=SAMPLE / "userdict.txt")
+    kb = open_kb(home, user_dict=SAMPLE / "userdict.txt", auto_calibrate=False)  # calibrations are explicit here
     kb.ingest([SAMPLE / "faq.jsonl", SAMPLE / "docs"])
     dev_q, test_q = sample_eval()
     data = AnsweringSet(name="sample", entries=[], dev=[(q.question, q.gold_ids) for q in dev_q],

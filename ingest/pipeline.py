@@ -61,6 +61,8 @@ class IngestReport(BaseModel):
     tickets: int = 0
     candidates: int = 0
     seconds: float = 0.0
+    calibration: str | None = None
+    """What the ingest did to the answer confidence (an automatic calibration after it), if anything."""
 
     def summary(self) -> str:
         return (
@@ -70,7 +72,7 @@ class IngestReport(BaseModel):
             f"{self.merged_duplicates} duplicate entries merged; {self.tickets} tickets, "
             f"{self.candidates} answer candidates for review; {len(self.quarantined)} records quarantined; "
             f"PII masked: {', '.join(f'{k} {v}' for k, v in sorted(self.pii_masked.items())) or 'none'}; "
-            f"{self.seconds:.1f}s"
+            f"{self.seconds:.1f}s" + (f"; {self.calibration}" if self.calibration else "")
         )
 
 

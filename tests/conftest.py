@@ -11,6 +11,9 @@ import pytest
 from core.offline import apply_offline_env
 
 apply_offline_env()
+# The tests were written against the package default calibration; the automatic calibration after an ingest
+# (KB_AUTO_CALIBRATE) is off for them, on in the tests of that feature (tests/integration/test_auto_calibrate.py).
+os.environ.setdefault("KB_AUTO_CALIBRATE", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "corpora" / "sample"
