@@ -80,13 +80,15 @@ class CalibrationFitter:
                  target_precision: float, unanswerable_share: float | None,
                  mask: Callable[[str], str] | None = None, min_segment: int = 80,
                  clarify_precision: float | None = None, handoff_recall: float | None = None,
-                 precision_confidence: float = 0.5) -> None:
+                 precision_confidence: float = 0.5, absent_share: float = 0.0) -> None:
         self.store = store
         self.searcher = searcher
         self.demote = demote
         self.target_precision = target_precision
         self.clarify_precision = clarify_precision
         self.handoff_recall = handoff_recall
+        self.absent_share = absent_share
+        """Share of the labelled answerable questions asked again without their entries (``with_absent_entries``)."""
         self.z = NormalDist().inv_cdf(precision_confidence)
         """The margin of every threshold, in standard errors (``calibration.threshold_for_precision``)."""
         self.unanswerable_share = unanswerable_share
@@ -106,10 +108,15 @@ class CalibrationFitter:
 
     def fit_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
                  fitted_on: str = "", share: float | None = None,
-                 seeking: Sequence[float] | None = None, contexts: Sequence[str | None] | None = None) -> Calibration:
+                 seeking: Sequence[float] | None = None, contexts: Sequence[str | None] | None = None,
+                 absent: bool = False) -> Calibration:
         """Fit on these questions (``excludes``: index points to leave out per question; ``seeking``: the turn
         classifier's out-of-fold probability per question, for dialogue turns; ``contexts``: the conversation
-        before each)."""
+        before each; ``absent``: add questions asked without their entries, see ``with_absent_entries``)."""
+        if absent and seeking is None and contexts is None:
+            questions, excludes, share, added = self.with_absent_entries(questions, excludes, share)
+            if added:
+                fitted_on = f"{fitted_on}, {added} of them asked again without their entries"
         rows, correct, in_set, segments = self.score_rows(questions, excludes, seeking, contexts)
         weights = mix_weights([bool(g) for _, g in questions], share)
         label = fitted_on if share is None else f"{fitted_on}, unanswerable share {share:g}"
@@ -135,9 +142,32 @@ class CalibrationFitter:
             segments.append(segment_keys(question, hits))
         return rows, correct, in_set, segments
 
+    def with_absent_entries(self, questions: Labelled, excludes: Sequence[Exclude | None] | None,
+                            share: float | None) -> tuple[Labelled, list[Exclude | None], float | None, int]:
+        """The labelled questions plus ``absent_share`` of the answerable ones asked again with their gold entries
+        left out of the ranking, as must-hand-off questions: in-domain questions the knowledge base has no
+        answer for, which is what out-of-scope traffic mostly is, and which labelled sets hold few of (clinc150's
+        validation split: 3%). The unanswerable questions, real and these, weigh ``share`` of the fit together;
+        with no share configured, the labelled set's own share of unanswerable questions; with neither (no
+        unanswerable question labelled, no share set), nothing says how often such questions come, and none is
+        added. (questions, excludes, share, how many were added)"""
+        base: list[Exclude | None] = list(excludes) if excludes is not None else [None] * len(questions)
+        answerable = [i for i, (_, gold) in enumerate(questions) if gold]
+        k = int(len(answerable) * self.absent_share)
+        mix = share
+        if mix is None and len(answerable) < len(questions):
+            mix = (len(questions) - len(answerable)) / len(questions)
+        if not mix or k == 0:
+            return questions, base, share, 0
+        share = mix
+        picked = sorted(random.Random(0).sample(answerable, k))
+        more: list[tuple[str, Sequence[str]]] = [(questions[i][0], ()) for i in picked]
+        return ([*questions, *more], base + [_targets_excluder(questions[i][1], base[i]) for i in picked], share,
+                len(more))
+
     def fit(self, questions: Labelled, fitted_on: str = "") -> Calibration:
         """Fit, and keep the questions so ``refit`` can run after the knowledge base has learned."""
-        calibration = self.fit_rows(questions, fitted_on=fitted_on, share=self.unanswerable_share)
+        calibration = self.fit_rows(questions, fitted_on=fitted_on, share=self.unanswerable_share, absent=True)
         self.store.meta.set(MetaKey.calibration_set, {"fitted_on": fitted_on.removesuffix(REFIT_SUFFIX),
                                                       "questions": [[q, list(g)] for q, g in questions]})
         return calibration
@@ -151,7 +181,7 @@ class CalibrationFitter:
         questions = [(q, tuple(g)) for q, g in stored["questions"]]
         excludes: list[Exclude | None] = [learned_from_question(q, self.mask) for q, _ in questions]
         return self.fit_rows(questions, excludes, fitted_on=f"{stored['fitted_on']}{REFIT_SUFFIX}",
-                             share=self.unanswerable_share)
+                             share=self.unanswerable_share, absent=True)
 
     def auto(self, max_positives: int = 800, per_entry: int = 3, seed: int = 0) -> Calibration:
         """Fit with no labels: leave-one-phrasing-out positives, packaged out-of-domain negatives."""
@@ -186,6 +216,16 @@ class CalibrationFitter:
         return self.fit_rows(questions, excludes, share=share,
                              fitted_on=f"{AUTO_LABEL}{len(positives)} held-out phrasings, {len(absent)} held-out "
                                        f"entries, {len(negatives)} generic out-of-domain questions")
+
+
+def _targets_excluder(gold: Sequence[str], also: Exclude | None) -> Exclude:
+    """Leaves out every point of the gold entries and documents (and what ``also`` leaves out)."""
+    targets = set(gold)
+
+    def exclude(payload: dict[str, Any]) -> bool:
+        return (payload.get("entry_id") in targets or payload.get("doc_id") in targets
+                or (also is not None and also(payload)))
+    return exclude
 
 
 def _entry_excluder(entry_id: str) -> Exclude:

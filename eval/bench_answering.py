@@ -147,7 +147,7 @@ def run_set(kb: KnowledgeBase, data: AnsweringSet) -> dict[str, Any]:
     fit = fit_on_candidates([(c, g) for c, (_, g) in zip(dev_c, dev, strict=True) if g])
     kb.searcher.fusion = fit.model
     cal = kb.fitter.fit_rows([(q, tuple(g)) for q, g in dev], fitted_on=f"{data.name} dev",
-                             share=data.unanswerable_share)
+                             share=data.unanswerable_share, absent=True)  # as `kb calibrate FILE` fits
     out["calibrated"] = {**outcomes(kb, cal, test), "calibration": _cal_summary(cal), "fusion": fit.model_name}
     out["n_dev"] = len(dev)
     out["seconds"] = round(time.perf_counter() - started, 1)

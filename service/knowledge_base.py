@@ -163,7 +163,8 @@ class KnowledgeBase:
                                         mask=lambda text: self.masker.mask(text).text,
                                         clarify_precision=settings.clarify_precision,
                                         handoff_recall=settings.handoff_recall,
-                                        precision_confidence=settings.precision_confidence)
+                                        precision_confidence=settings.precision_confidence,
+                                        absent_share=settings.absent_entry_share)
 
     # The live models are the answerer's: these views keep one place that holds them.
     @property

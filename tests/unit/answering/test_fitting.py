@@ -91,7 +91,7 @@ def test_refit_scores_each_question_without_the_phrasings_learned_from_it(fake_k
     # ...the refit's ranking does not: each question scores exactly as before it was learned
     assert held == pytest.approx(before)
     refit = fake_kb.recalibrate()
-    assert refit.fitted_on == "unit (refit)"
+    assert refit.fitted_on == "unit (refit)"  # nothing added by default (KB_ABSENT_ENTRY_SHARE 0)
 
 
 def test_clarify_probability_is_calibrated_on_held_back_questions() -> None:
@@ -138,3 +138,55 @@ def test_clarify_probability_is_calibrated_on_held_back_questions() -> None:
     ece = sum(abs(p_set[bins == b].mean() - observed[bins == b].mean()) * (bins == b).mean()
               for b in range(10) if (bins == b).any())
     assert ece < 0.05
+
+
+def _fitter(absent_share: float):  # type: ignore[no-untyped-def]
+    from answering.fitting import CalibrationFitter
+
+    return CalibrationFitter(None, None, lambda h, v: h, 0.9, None, absent_share=absent_share)  # type: ignore[arg-type]
+
+
+def test_labelled_questions_are_asked_again_without_their_entries() -> None:
+    questions = [(f"q{i}", (f"e{i}",)) for i in range(6)] + [("off topic", ()), ("also off", ())]
+    learned = lambda p: p.get("unit_id") == "learned-1"  # noqa: E731
+    base = [learned] + [None] * 7
+    out, excludes, share, added = _fitter(0.5).with_absent_entries(questions, base, None)
+    assert added == 3 and share == 0.25  # the labelled set's own share of unanswerable questions (2 of 8)
+    assert out[:8] == questions and len(excludes) == 11
+    assert all(gold == () for _, gold in out[8:])
+    asked = {q for q, _ in out[8:]}
+    assert asked <= {f"q{i}" for i in range(6)} and len(asked) == 3
+    for (question, _), exclude in zip(out[8:], excludes[8:], strict=True):
+        entry = f"e{question[1:]}"
+        assert exclude is not None
+        assert exclude({"entry_id": entry}) and exclude({"doc_id": entry})
+        assert not exclude({"entry_id": "e-other"})
+        assert exclude({"unit_id": "learned-1"}) == (question == "q0")  # the question's own exclusions stay
+    # a configured share wins over the labelled mix
+    assert _fitter(0.5).with_absent_entries(questions, None, 0.1)[2] == 0.1
+
+
+def test_no_absent_entries_without_a_known_unanswerable_share() -> None:
+    answerable_only = [(f"q{i}", (f"e{i}",)) for i in range(6)]
+    out, excludes, share, added = _fitter(0.5).with_absent_entries(answerable_only, None, None)
+    assert (out, excludes, share, added) == (answerable_only, [None] * 6, None, 0)
+    assert _fitter(0.0).with_absent_entries(answerable_only, None, 0.2)[3] == 0
+    assert _fitter(0.5).with_absent_entries(answerable_only, None, 0.2)[3] == 3
+
+
+def test_a_fit_with_absent_entries_scores_them_without_their_entries(fake_kb: KnowledgeBase, tmp_path: Path) -> None:
+    _kb_with_faq(fake_kb, tmp_path)
+    labelled = [("money back after return how long", ["refund"]), ("password forgotten reset help", ["password"]),
+                ("ship orders to Canada please", ["shipping"]), ("card refused when paying online", ["card"]),
+                ("please change delivery address", ["address"]), ("cancel the order I made", ["cancel"]),
+                ("weather tomorrow in Paris", []), ("tell me a funny joke", [])]
+    fake_kb.fitter.absent_share = 0.5
+    questions, excludes, share, added = fake_kb.fitter.with_absent_entries(labelled, None, None)
+    assert added == 3 and share == 0.25
+    vectors = fake_kb.embedder.embed_queries([q for q, _ in questions])
+    for (question, gold), exclude, vector in zip(questions[-3:], excludes[-3:], vectors[-3:], strict=True):
+        own = next(g for q, g in labelled if q == question)[0]
+        assert gold == () and all(h.entry_id != own for h in fake_kb.fitter.hits(question, vector, exclude))
+    cal = fake_kb.fit_calibration(labelled, fitted_on="unit")
+    assert cal.n == len(labelled) + 3
+    assert cal.fitted_on == "unit, 3 of them asked again without their entries, unanswerable share 0.25"
