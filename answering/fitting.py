@@ -39,6 +39,8 @@ REFIT_SUFFIX = " (refit)"
 LEARNED_SOURCE = "learned"
 AUTO_LABEL = "auto: "
 """How an automatic (no-label) calibration's ``fitted_on`` starts."""
+REFIT_SHARE = 0.1
+"""An automatic calibration is fitted again after an ingest that added or removed this share of the index."""
 AUTO_SHARE = 0.2
 """The out-of-domain share ``--auto`` sets its threshold for when no unanswerable share is configured."""
 
@@ -182,6 +184,19 @@ class CalibrationFitter:
         excludes: list[Exclude | None] = [learned_from_question(q, self.mask) for q, _ in questions]
         return self.fit_rows(questions, excludes, fitted_on=f"{stored['fitted_on']}{REFIT_SUFFIX}",
                              share=self.unanswerable_share, absent=True)
+
+    def after_ingest(self, changed: int, points: int) -> Calibration | None:
+        """The automatic fit an ingest that added or removed ``changed`` of the index's ``points`` calls for, or
+        None: none over a calibration fitted on labelled questions (refitting that is the editor's call), none
+        after a small edit (under ``REFIT_SHARE`` of the index) when an automatic fit is already in place. The
+        package default was fitted on other knowledge bases; on one it has never seen it answers too much
+        (82% precision on unseen FAQ data), while a fit on the knowledge base's own phrasings holds its target
+        there. Raises ``BadInput`` where no fit is possible (too few phrasings)."""
+        stored = self.store.meta.get(MetaKey.calibration)
+        if stored is not None and (not str(stored.get("fitted_on", "")).startswith(AUTO_LABEL)
+                                   or changed < REFIT_SHARE * points):
+            return None
+        return self.auto()
 
     def auto(self, max_positives: int = 800, per_entry: int = 3, seed: int = 0) -> Calibration:
         """Fit with no labels: leave-one-phrasing-out positives, packaged out-of-domain negatives."""

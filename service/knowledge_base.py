@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from answering.cache import build_answer_cache
 from answering.calibration import Calibration, default_calibration
-from answering.fitting import AUTO_LABEL, CalibrationFitter, Labelled
+from answering.fitting import CalibrationFitter, Labelled
 from answering.generate import Generator, OpenAIGenerator
 from answering.pipeline import Answerer
 from answering.records import AskResult, Question
@@ -53,8 +53,6 @@ from triage.emotion import EmotionDetector
 from triage.routing import Router, load_routing_config
 from triage.training import train_emotion, train_router
 
-REFIT_SHARE = 0.1
-"""An automatic calibration is fitted again after an ingest that added or removed this share of the index."""
 USER_DICT_NAME = "userdict.txt"
 WARM_UP_QUESTIONS = ("How do I reset my password?", "我的订单什么时候发货？", "Can I get a refund for my order?",
                      "怎么联系人工客服", "where is my package", "账号被锁定了怎么办")
@@ -259,21 +257,15 @@ class KnowledgeBase:
         return report
 
     def _calibrate_after_ingest(self, report: IngestReport) -> str | None:
-        """``kb calibrate --auto`` on the knowledge as it is now, unless a calibration fitted on labelled questions
-        is in place (refitting that is the editor's call). The package default was fitted on other knowledge
-        bases; on one it has never seen it answers too much (82% precision on unseen FAQ data), while a fit on
-        the knowledge base's own phrasings holds its target there. An automatic fit is redone once an ingest
-        changed at least ``REFIT_SHARE`` of the index."""
-        stored = self.store.meta.get(MetaKey.calibration)
-        if stored is not None and not str(stored.get("fitted_on", "")).startswith(AUTO_LABEL):
-            return None
-        if stored is not None and report.units_added + report.units_removed < REFIT_SHARE * self.index.count():
-            return None  # a small edit: the automatic fit still describes the knowledge base
+        """``kb calibrate --auto`` after an ingest, where ``CalibrationFitter.after_ingest`` calls for it."""
         try:
-            cal = self.auto_calibrate()
+            cal = self.fitter.after_ingest(report.units_added + report.units_removed, self.index.count())
         except BadInput as exc:
             log.info("no automatic calibration after ingest: %s", exc)
             return f"confidence: package default kept ({exc})"
+        if cal is None:
+            return None
+        self.set_calibration(cal)
         return (f"confidence calibrated without labels (kb calibrate --auto): precision {cal.dev_precision} "
                 f"at coverage {cal.dev_coverage}, out of fold")
 
