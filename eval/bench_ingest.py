@@ -157,7 +157,8 @@ def throughput() -> dict[str, Any]:
         masker.mask(r["answer"])
     out["clean_mask_records_per_s"]["sample"] = round(len(faq) / (time.perf_counter() - t), 1)
     with tempfile.TemporaryDirectory() as tmp:
-        kb = KnowledgeBase.open(Settings(home=Path(tmp) / "a", user_dict=SAMPLE / "userdict.txt"))
+        kb = KnowledgeBase.open(Settings(home=Path(tmp) / "a", user_dict=SAMPLE / "userdict.txt",
+                                         auto_calibrate=False))  # ingestion alone, not the confidence fit after it
         t = time.perf_counter()
         r = kb.ingest([SAMPLE / "faq.jsonl", SAMPLE / "docs"])
         out["full_ingest_records_per_s"] = {"sample (with embedding)": round((r.entries + r.documents)
@@ -200,7 +201,7 @@ def long_faq(limit: int = 4000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "long_faq.jsonl"
         path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-        kb = KnowledgeBase.open(Settings(home=Path(tmp) / "kb"))
+        kb = KnowledgeBase.open(Settings(home=Path(tmp) / "kb", auto_calibrate=False))
         marks: list[tuple[float, str]] = []
         started = time.perf_counter()
         _timed_replace(kb, started, marks)
@@ -241,7 +242,7 @@ def fake_embedder_scale(sizes: tuple[int, ...] = (10_000, 50_000, 100_000)) -> d
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "faq.jsonl"
             path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-            kb = KnowledgeBase.open(Settings(home=Path(tmp) / "kb", embedder="fake"))
+            kb = KnowledgeBase.open(Settings(home=Path(tmp) / "kb", embedder="fake", auto_calibrate=False))
             t = time.perf_counter()
             kb.ingest([path])
             out[str(n)] = round((time.perf_counter() - t) / n * 10_000, 1)
