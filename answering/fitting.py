@@ -148,11 +148,12 @@ class CalibrationFitter:
                             share: float | None) -> tuple[Labelled, list[Exclude | None], float | None, int]:
         """The labelled questions plus ``absent_share`` of the answerable ones asked again with their gold entries
         left out of the ranking, as must-hand-off questions: in-domain questions the knowledge base has no
-        answer for, which is what out-of-scope traffic mostly is, and which labelled sets hold few of (clinc150's
-        validation split: 3%). The unanswerable questions, real and these, weigh ``share`` of the fit together;
-        with no share configured, the labelled set's own share of unanswerable questions; with neither (no
-        unanswerable question labelled, no share set), nothing says how often such questions come, and none is
-        added. (questions, excludes, share, how many were added)"""
+        answer for, which labelled sets hold few of (clinc150's validation split: 3% out of scope). They are
+        harder than out-of-domain traffic: weighed as all of it, they make every threshold cautious (the
+        figures are with ``Settings.absent_entry_share``, off by default). The unanswerable questions, real and
+        these, weigh ``share`` of the fit together; with no share configured, the labelled set's own share of
+        unanswerable questions; with neither (no unanswerable question labelled, no share set), nothing says how
+        often such questions come, and none is added. (questions, excludes, share, how many were added)"""
         base: list[Exclude | None] = list(excludes) if excludes is not None else [None] * len(questions)
         answerable = [i for i, (_, gold) in enumerate(questions) if gold]
         k = int(len(answerable) * self.absent_share)
