@@ -192,10 +192,16 @@ class CalibrationFitter:
         after a small edit (under ``REFIT_SHARE`` of the index) when an automatic fit is already in place. The
         package default was fitted on other knowledge bases; on one it has never seen it answers too much
         (82% precision on unseen FAQ data), while a fit on the knowledge base's own phrasings holds its target
-        there. Raises ``BadInput`` where no fit is possible (too few phrasings)."""
+        there. Raises ``BadInput`` where no fit is possible: too few phrasings, or documents in the knowledge base
+        (``auto`` has questions for FAQ entries only: fitted without one answer from a document, it would never
+        answer from one)."""
         stored = self.store.meta.get(MetaKey.calibration)
-        if stored is not None and (not str(stored.get("fitted_on", "")).startswith(AUTO_LABEL)
-                                   or changed < REFIT_SHARE * points):
+        if stored is not None and not str(stored.get("fitted_on", "")).startswith(AUTO_LABEL):
+            return None
+        if self.store.counts()["chunk_units"]:
+            raise BadInput("the knowledge base holds documents, and --auto has questions for its FAQ entries only "
+                           "(it would never answer from a document): calibrate with labelled questions")
+        if stored is not None and changed < REFIT_SHARE * points:
             return None
         return self.auto()
 

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from answering.cache import build_answer_cache
 from answering.calibration import Calibration, default_calibration
-from answering.fitting import CalibrationFitter, Labelled
+from answering.fitting import AUTO_LABEL, CalibrationFitter, Labelled
 from answering.generate import Generator, OpenAIGenerator
 from answering.pipeline import Answerer
 from answering.records import AskResult, Question
@@ -262,7 +262,11 @@ class KnowledgeBase:
             cal = self.fitter.after_ingest(report.units_added + report.units_removed, self.index.count())
         except BadInput as exc:
             log.info("no automatic calibration after ingest: %s", exc)
-            return f"confidence: package default kept ({exc})"
+            if self.calibration is not None and self.calibration.fitted_on.startswith(AUTO_LABEL):
+                self.store.meta.delete(MetaKey.calibration)  # no longer fits this knowledge base
+                self.answerer.calibration = default_calibration()
+                self.curator.bump()
+            return f"confidence: package default in use ({exc})"
         if cal is None:
             return None
         self.set_calibration(cal)

@@ -21,3 +21,10 @@ class MetaRepository:
     def set(self, key: str, value: Any) -> None:
         with self._db.session() as s, s.begin():
             s.merge(MetaRow(key=str(key), value=json.dumps(value, ensure_ascii=False, sort_keys=True)))
+
+    def delete(self, key: str) -> None:
+        """Forget ``key`` (readers then see None, as before it was first set)."""
+        with self._db.session() as s, s.begin():
+            row = s.get(MetaRow, str(key))
+            if row is not None:
+                s.delete(row)

@@ -37,10 +37,20 @@ def test_ingest_calibrates_then_keeps_a_labelled_calibration(tmp_path: Path) -> 
         assert report.units_added > 0 and report.calibration is None
         assert kb.calibration is not None and kb.calibration.fitted_on == cal.fitted_on
 
+        # documents: --auto has no questions for them, and a fit without any would never answer from one; the
+        # automatic calibration goes, the package default (fitted with documents) is back
+        report = kb.ingest([SAMPLE / "docs"])
+        assert report.calibration is not None
+        assert report.calibration.startswith("confidence: package default in use (the knowledge base holds documents")
+        assert kb.store.meta.get(MetaKey.calibration) is None
+        assert kb.calibration is not None and kb.calibration.fitted_on.startswith("package default")
+
         # labelled questions: from now on ingests leave the confidence to the editor
         rows = load_rows(SAMPLE / "eval.jsonl", "dev")
         labelled_cal = kb.fit_calibration([(r.question, r.gold_ids) for r in rows], fitted_on="sample dev")
-        report = kb.ingest([SAMPLE / "docs"])
+        small.write_text(json.dumps({"id": "extra-2", "question": "Do you ship to Norway?",
+                                     "answer": "Yes, within 12 working days."}) + "\n", encoding="utf-8")
+        report = kb.ingest([small])
         assert report.units_added > 0 and report.calibration is None
         assert kb.calibration is not None and kb.calibration.fitted_on == labelled_cal.fitted_on
     finally:
@@ -57,7 +67,7 @@ def test_too_few_phrasings_keep_the_package_default(tmp_path: Path) -> None:
     try:
         report = kb.ingest([faq])
         assert report.calibration is not None
-        assert report.calibration.startswith("confidence: package default kept (--auto needs entries with at least")
+        assert report.calibration.startswith("confidence: package default in use (--auto needs entries with at least")
         assert kb.store.meta.get(MetaKey.calibration) is None
     finally:
         kb.close()

@@ -31,6 +31,10 @@ def test_meta_round_trip(store: Store) -> None:
     store.meta.set("calibration", {"t": 0.5, "zh": "中文"})
     store.meta.set("calibration", {"t": 0.6, "zh": "中文"})
     assert store.meta.get("calibration") == {"t": 0.6, "zh": "中文"}
+    store.meta.delete("calibration")
+    assert store.meta.get("calibration") is None
+    store.meta.delete("calibration")  # forgetting what is not there is no error
+    assert store.meta.get("calibration") is None
 
 
 def test_replace_source_then_remove(store: Store) -> None:
