@@ -13,10 +13,12 @@ two hotels asks about the one they named last); at one position the longest name
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+log = logging.getLogger(__name__)
 _WORD = re.compile(r"[0-9a-z]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 MIN_NAME_CHARS = 3
@@ -129,3 +131,29 @@ def identifying_products(names: Iterable[str], texts: Iterable[tuple[str | None,
     matcher = ProductMatcher(keep)
     matcher.ambiguous = tuple(n for n in every.names if n not in set(keep))
     return matcher
+
+
+class ProductCatalog:
+    """The matcher of a knowledge base's current product names, rebuilt when they change. ``names``: the
+    distinct ``product`` values of its entries; ``texts(chars)``: (product, text) pairs of its questions,
+    phrasings and the first ``chars`` of its answers (``identifying_products``)."""
+
+    def __init__(self, names: Callable[[], Sequence[str]],
+                 texts: Callable[[int], Iterable[tuple[str | None, str]]]) -> None:
+        self._names = names
+        self._texts = texts
+        self._last: tuple[str, ...] | None = None
+
+    def refresh(self, force: bool = True) -> ProductMatcher | None:
+        """A new matcher, or None when not ``force``d and the set of names is the one of the last refresh (the
+        texts are then not read: a generation change must not cost a scan of every entry)."""
+        names = tuple(self._names())
+        if not force and names == self._last:
+            return None
+        self._last = names
+        if not names:
+            return ProductMatcher(())
+        matcher = identifying_products(names, self._texts(ANSWER_CHARS))
+        if matcher.ambiguous:
+            log.info("product names used as ordinary words, not scoped on: %s", ", ".join(matcher.ambiguous[:20]))
+        return matcher

@@ -44,7 +44,7 @@ from retrieval.embed import Embedder, build_embedder, build_english_embedder
 from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
 from retrieval.index import VectorIndex
 from retrieval.index_paired import PairedIndex
-from retrieval.products import ANSWER_CHARS, ProductMatcher, identifying_products
+from retrieval.products import ProductCatalog
 from retrieval.searcher import HybridSearcher, Mode, Timings
 from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
 from service.asklog import AskLogWriter
@@ -149,7 +149,7 @@ class KnowledgeBase:
         self.answerer.cache = self.answer_cache
         self._sync_lock = threading.Lock()
         self._synced_generation: Any = self.curator.generation
-        self._product_names: tuple[str, ...] | None = None
+        self.products = ProductCatalog(store.entries.products, store.entries.product_texts)
         self.refresh_products()
         self._stored_data = (store.meta.get(MetaKey.fusion), store.meta.get(MetaKey.calibration))
         self.answerer.generation = lambda: self._synced_generation
@@ -274,20 +274,11 @@ class KnowledgeBase:
                 f"at coverage {cal.dev_coverage}, out of fold")
 
     def refresh_products(self, force: bool = True) -> None:
-        """Re-read the product names product-scoped search matches. Unless ``force``d (an ingest in this
-        process), the texts are read again only when the set of names changed: a generation change (an edit,
-        a learned phrasing) must not cost a scan of every entry on the request that notices it."""
-        names = tuple(self.store.entries.products())
-        if not force and names == self._product_names:
-            return
-        self._product_names = names
-        if not names:
-            self.searcher.products = ProductMatcher(())
-            return
-        matcher = identifying_products(names, self.store.entries.product_texts(ANSWER_CHARS))
-        if matcher.ambiguous:
-            log.info("product names used as ordinary words, not scoped on: %s", ", ".join(matcher.ambiguous[:20]))
-        self.searcher.products = matcher
+        """Re-read the product names product-scoped search matches (``ProductCatalog.refresh``); unless
+        ``force``d (an ingest in this process), only when the set of names changed."""
+        matcher = self.products.refresh(force)
+        if matcher is not None:
+            self.searcher.products = matcher
 
     def ingest_tickets(self, paths: Sequence[Path], mapping: TicketMapping,
                        names: Mapping[Path, str] | None = None) -> IngestReport:

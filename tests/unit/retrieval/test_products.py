@@ -71,3 +71,27 @@ def test_find_all_names_every_product_in_a_text() -> None:
     # overlapping names both count ("Gonville" inside "the Gonville Hotel")
     assert m.find_all("Acorn Guest House or the Gonville Hotel? 小米手环 8") == {
         "ACORN GUEST HOUSE", "THE GONVILLE HOTEL", "Gonville", "小米手环 8"}
+
+
+def test_catalog_rebuilds_only_when_the_names_change_unless_forced() -> None:
+    from retrieval.products import ProductCatalog
+
+    names = ["Acorn Guest House"]
+    reads: list[int] = []
+
+    def texts(chars: int) -> list[tuple[str | None, str]]:
+        reads.append(chars)
+        return [("Acorn Guest House", "Is there parking at the Acorn Guest House?")]
+
+    catalog = ProductCatalog(lambda: names, texts)
+    first = catalog.refresh()
+    assert first is not None and first.names == ("Acorn Guest House",) and reads == [200]
+    assert catalog.refresh(force=False) is None and reads == [200]  # same names: the texts are not read
+    again = catalog.refresh()  # forced: read again
+    assert again is not None and reads == [200, 200]
+    names.append("Bridge Hotel")
+    changed = catalog.refresh(force=False)
+    assert changed is not None and changed.names == ("Acorn Guest House", "Bridge Hotel") and len(reads) == 3
+    names.clear()
+    empty = catalog.refresh(force=False)
+    assert empty is not None and not empty and len(reads) == 3  # no names: nothing to read
