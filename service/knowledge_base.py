@@ -264,7 +264,7 @@ class KnowledgeBase:
             log.info("no automatic calibration after ingest: %s", exc)
             if self.calibration is not None and self.calibration.fitted_on.startswith(AUTO_LABEL):
                 self.store.meta.delete(MetaKey.calibration)  # no longer fits this knowledge base
-                self.answerer.calibration = default_calibration()
+                _, self.answerer.calibration = _stored_models(self.store)  # the package default
                 self.curator.bump()
             return f"confidence: package default in use ({exc})"
         if cal is None:

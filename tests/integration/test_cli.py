@@ -117,6 +117,18 @@ def test_cli_bad_configuration_and_arguments_are_messages_not_tracebacks(tmp_pat
         r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
         assert r.returncode == 2 and "invalid configuration: clarify_precision" in r.stderr, garbage
         assert "Traceback" not in r.stderr
+    new_settings = [("KB_PRECISION_CONFIDENCE", "1.5", "precision_confidence"),  # a confidence is in [0.5, 1)
+                    ("KB_PRECISION_CONFIDENCE", "0.2", "precision_confidence"),
+                    ("KB_AUTO_CALIBRATE", "maybe", "auto_calibrate"),
+                    ("KB_ABSENT_ENTRY_SHARE", "-0.1", "absent_entry_share"),
+                    ("KB_ABSENT_ENTRY_SHARE", "abc", "absent_entry_share"),
+                    ("KB_EMBED_THREADS", "0", "embed_threads")]
+    for var, garbage, field in new_settings:
+        env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "none",
+               var: garbage}
+        r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
+        assert r.returncode == 2 and f"invalid configuration: {field}" in r.stderr, (var, garbage)
+        assert "Traceback" not in r.stderr
     env = {**os.environ, "KB_HOME": str(tmp_path / "kb"), "KB_EMBEDDER": "fake", "KB_ENGLISH_EMBEDDER": "bert"}
     r = subprocess.run([sys.executable, "-m", "cli.main", "stats"], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "invalid configuration: english_embedder" in r.stderr
