@@ -187,7 +187,7 @@ def fit_calibration(
     fitted_on: str = "", weights: Sequence[float] | None = None, in_set: Sequence[bool] | None = None,
     segments: Sequence[Sequence[str]] | None = None, min_segment: int = 80, allow_boosted: bool = True,
     clarify_precision: float | None = None, unanswerable: Sequence[bool] | None = None,
-    handoff_recall: float | None = None, z: float = 0.0,
+    handoff_recall: float | None = None, z: float = 0.0, features: Sequence[str] | None = None,
 ) -> Calibration:
     """Fit the answer model (label: the top entry is right) and, given ``in_set`` (the right entry is among the
     first ``CHOICES``), the set model; derive the answer threshold (global and per segment, from each row's
@@ -196,11 +196,13 @@ def fit_calibration(
     choices (default: ``target_precision``). ``handoff_recall``: the weighted share of the ``unanswerable`` rows
     (questions with no right entry) that must end in a hand-off; the clarify threshold is raised until it holds
     (see ``clarify_budget``). ``z``: every threshold (global, per segment, clarify) asks the precision's
-    lower confidence bound to reach its target, not the point estimate (``threshold_for_precision``)."""
+    lower confidence bound to reach its target, not the point estimate (``threshold_for_precision``).
+    ``features``: the signals both models use (default: all of ``SIGNALS`` the rows have)."""
     if len(rows) < 10 or len(set(correct)) < 2:
         raise BadInput(f"calibration needs at least 10 labelled questions with both right and wrong answers "
                        f"(got {len(rows)}, {sum(correct)} right)")
-    features = SIGNALS if all(all(s in r for s in SIGNALS) for r in rows[:5]) else LEGACY_SIGNALS
+    if features is None:
+        features = SIGNALS if all(all(s in r for s in SIGNALS) for r in rows[:5]) else LEGACY_SIGNALS
     answer_model, oof = fit_probability(rows, correct, features, c_value, allow_boosted=allow_boosted)
     w = list(weights) if weights is not None else [1.0] * len(rows)
     p = [float(v) for v in oof]

@@ -30,7 +30,7 @@ from retrieval.searcher import HybridSearcher
 
 from .calibration import Calibration, fit_calibration, mix_weights
 from .segments import segment_keys
-from .signals import CHOICES, distinct, signals
+from .signals import AUTO_SIGNALS, CHOICES, distinct, signals
 
 Labelled = Sequence[tuple[str, Sequence[str]]]
 """(question, gold ids); an empty gold list means "should hand off"."""
@@ -106,15 +106,16 @@ class CalibrationFitter:
         if exclude is not None:
             found = found.without(exclude)
         ranked = s.rank(s.build(found))[:10]
-        return self.demote(s.to_hits(ranked), vector)
+        return self.demote(s.to_hits(ranked, exclude), vector)
 
     def fit_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
                  fitted_on: str = "", share: float | None = None,
                  seeking: Sequence[float] | None = None, contexts: Sequence[str | None] | None = None,
-                 absent: bool = False) -> Calibration:
+                 absent: bool = False, features: Sequence[str] | None = None) -> Calibration:
         """Fit on these questions (``excludes``: index points to leave out per question; ``seeking``: the turn
         classifier's out-of-fold probability per question, for dialogue turns; ``contexts``: the conversation
-        before each; ``absent``: add questions asked without their entries, see ``with_absent_entries``)."""
+        before each; ``absent``: add questions asked without their entries, see ``with_absent_entries``;
+        ``features``: the signals the models use, default all)."""
         if absent and seeking is None and contexts is None:
             questions, excludes, share, added = self.with_absent_entries(questions, excludes, share)
             if added:
@@ -126,7 +127,7 @@ class CalibrationFitter:
                                segments=segments, min_segment=self.min_segment,
                                clarify_precision=self.clarify_precision,
                                unanswerable=[not g for _, g in questions], handoff_recall=self.handoff_recall,
-                               z=self.z)
+                               z=self.z, features=features)
 
     def score_rows(self, questions: Labelled, excludes: Sequence[Exclude | None] | None = None,
                    seeking: Sequence[float] | None = None, contexts: Sequence[str | None] | None = None,
@@ -235,7 +236,8 @@ class CalibrationFitter:
         excludes: list[Exclude | None] = [_unit_excluder(u) for _, _, u in positives]
         excludes += [_entry_excluder(e) for e in absent] + [None] * len(negatives)
         share = self.unanswerable_share if self.unanswerable_share is not None else AUTO_SHARE
-        return self.fit_rows(questions, excludes, share=share,
+        # the positives are stored phrasings: the models leave out the signals they flatter (``AUTO_SIGNALS``)
+        return self.fit_rows(questions, excludes, share=share, features=AUTO_SIGNALS,
                              fitted_on=f"{AUTO_LABEL}{len(positives)} held-out phrasings, {len(absent)} held-out "
                                        f"entries, {len(negatives)} generic out-of-domain questions")
 

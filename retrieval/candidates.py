@@ -21,6 +21,7 @@ class Candidate:
     payload: dict[str, Any]
     matched: dict[str, Any] | None = None
     dense_q: float | None = None
+    dense_q_scores: list[float] = field(default_factory=list)
     dense_p: float | None = None
     bm25_q: float | None = None
     bm25_p: float | None = None
@@ -75,6 +76,7 @@ def build_candidates(dense: Sequence[IndexHit], bm25: Sequence[IndexHit], k: int
             elif name == "dense":
                 if is_question:
                     cand.dense_q = _merge(cand.dense_q, hit.score)
+                    cand.dense_q_scores.append(hit.score)
                 else:
                     cand.dense_p = _merge(cand.dense_p, hit.score)
                 if cand.matched is None or is_question:
@@ -125,11 +127,14 @@ def _fill_features(cands: list[Candidate], dense: Sequence[IndexHit], bm25: Sequ
         best_dense = max(c.dense_q or dense_floor, c.dense_p or dense_floor)
         bq = (c.bm25_q or 0.0) / top_bm25
         bp = (c.bm25_p or 0.0) / top_bm25
+        second_q = sorted(c.dense_q_scores, reverse=True)[1] if len(c.dense_q_scores) > 1 else dense_floor
         c.features = {
             "dense": best_dense,
             "dense_gap": best_dense - top_dense,
             "dense_q": dq,
             "dense_p": dp,
+            "dense_q2": second_q if c.is_faq else 0.0,
+            "q_hits": float(len(c.dense_q_scores)),
             "bm25_norm": max(bq, bp),
             "bm25_q_norm": bq,
             "bm25_p_norm": bp,

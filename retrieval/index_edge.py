@@ -141,6 +141,19 @@ class EdgeIndex:
         records = self._shard.retrieve([point_uuid(u) for u in unit_ids], True, False)
         return {str(r.payload["unit_id"]): dict(r.payload) for r in records if r.payload}
 
+    def entry_vectors(self, entry_id: str) -> list[tuple[dict[str, Any], np.ndarray]]:
+        must: list[Any] = [qe.FieldCondition(key="entry_id", match=qe.MatchAny(any=[entry_id])),
+                           qe.FieldCondition(key="kind", match=qe.MatchAny(any=["question"]))]
+        out: list[tuple[dict[str, Any], np.ndarray]] = []
+        offset: Any = None
+        while True:
+            records, offset = self._shard.scroll(qe.ScrollRequest(
+                offset=offset, limit=256, filter=qe.Filter(must=must), with_payload=True, with_vector=[DENSE]))
+            out += [(dict(r.payload), np.asarray(r.vector[DENSE], dtype=np.float32))
+                    for r in records if r.payload and isinstance(r.vector, dict) and DENSE in r.vector]
+            if offset is None or not records:
+                return out
+
     def count(self) -> int:
         return int(self._shard.count(qe.CountRequest(exact=True)))
 

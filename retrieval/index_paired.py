@@ -80,6 +80,9 @@ class PairedIndex:
     def payloads(self, unit_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return self.main.payloads(unit_ids)
 
+    def entry_vectors(self, entry_id: str) -> list[tuple[dict[str, Any], np.ndarray]]:
+        return self.main.entry_vectors(entry_id)
+
     def count(self) -> int:
         return self.main.count()
 

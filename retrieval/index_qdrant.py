@@ -142,6 +142,21 @@ class QdrantServerIndex:
                                         with_vectors=False)
         return {str(r.payload["unit_id"]): dict(r.payload) for r in records if r.payload}
 
+    def entry_vectors(self, entry_id: str) -> list[tuple[dict[str, Any], np.ndarray]]:
+        must: list[Any] = [models.FieldCondition(key="entry_id", match=models.MatchAny(any=[entry_id])),
+                           models.FieldCondition(key="kind", match=models.MatchAny(any=["question"]))]
+        out: list[tuple[dict[str, Any], np.ndarray]] = []
+        offset: Any = None
+        while True:
+            records, offset = self._client.scroll(self._collection, scroll_filter=models.Filter(must=must),
+                                                  offset=offset, limit=256, with_payload=True, with_vectors=[DENSE])
+            for r in records:
+                vector = r.vector.get(DENSE) if isinstance(r.vector, dict) else None
+                if r.payload and vector is not None:
+                    out.append((dict(r.payload), np.asarray(vector, dtype=np.float32)))
+            if offset is None or not records:
+                return out
+
     def count(self) -> int:
         return int(self._client.count(self._collection, exact=True).count)
 

@@ -14,6 +14,7 @@ from core.errors import BadInput
 from core.models import Filters, SearchHit
 from retrieval.bm25 import query_sparse
 from retrieval.candidates import Candidate, build_candidates
+from retrieval.cohesion import EntryCohesion
 from retrieval.embed import Embedder
 from retrieval.embed_english import is_english
 from retrieval.fusion import FusionModel
@@ -24,6 +25,9 @@ from retrieval.tokenize import Tokenizer
 log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "bm25"]
 MAX_QUERY_CHARS = 2000
+COHESION_HITS = 3
+"""The first this many FAQ hits carry their entry's cohesion (``retrieval.cohesion``): the confidence reads the
+first's, and a demotion may move one of the next up."""
 PASSAGE_KINDS = ("answer", "chunk")
 
 
@@ -100,6 +104,8 @@ class HybridSearcher:
         self.n_passages = passages
         self.products = ProductMatcher(())
         """The knowledge base's product names (``retrieval.products``); the knowledge base refreshes it."""
+        self.cohesion = EntryCohesion(index)
+        """Entries' cohesion, cached until the knowledge base changes (the knowledge base clears it)."""
 
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.embed_queries([query])[0]
@@ -170,9 +176,17 @@ class HybridSearcher:
         passages = found[2] if self.n_passages else []
         return Hits(found[0], found[1], passages, found[-1] if english is not None else [])
 
-    def to_hits(self, ranked: Sequence[tuple[Candidate, float]]) -> list[SearchHit]:
+    def to_hits(self, ranked: Sequence[tuple[Candidate, float]],
+                exclude: Callable[[dict[str, Any]], bool] | None = None) -> list[SearchHit]:
         """Search hits of ranked candidates, each with the full payload of its matched unit (searches return
-        light payloads: only the hits shown are fetched whole)."""
+        light payloads: only the hits shown are fetched whole); the first ``COHESION_HITS`` FAQ entries with
+        their cohesion as the feature ``cohesion`` (absent for an entry with one phrasing; ``exclude``: the
+        points left out of this ranking, left out of it too)."""
+        faq = [c for c, _ in ranked if c.is_faq][:COHESION_HITS]
+        for c in faq:
+            value = self.cohesion.of(str(c.payload["entry_id"]), exclude)
+            if value is not None:
+                c.features = {**c.features, "cohesion": value}
         unit_of = [str((c.matched or c.payload)["unit_id"]) for c, _ in ranked]
         light = [u for (c, _), u in zip(ranked, unit_of, strict=True) if "metadata" not in (c.matched or c.payload)]
         full = self.index.payloads(light) if light else {}

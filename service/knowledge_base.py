@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from answering.cache import build_answer_cache
-from answering.calibration import Calibration, default_calibration
+from answering.calibration import Calibration
 from answering.fitting import AUTO_LABEL, CalibrationFitter, Labelled
 from answering.generate import Generator, OpenAIGenerator
 from answering.pipeline import Answerer
@@ -41,71 +38,30 @@ from learning.retention import Purged
 from retrieval.batching import EmbeddingLRU, close_embedder, serving_embedder
 from retrieval.bm25 import BM25Params
 from retrieval.embed import Embedder, build_embedder, build_english_embedder
-from retrieval.fusion import FusionModel, default_fusion, fusion_from_dict
+from retrieval.fusion import FusionModel
 from retrieval.index import VectorIndex
 from retrieval.index_paired import PairedIndex
 from retrieval.products import ProductCatalog
 from retrieval.searcher import HybridSearcher, Mode, Timings
 from retrieval.tokenize import Tokenizer, TokenizerConfig, load_user_dict
 from service.asklog import AskLogWriter
+from service.backends import (
+    USER_DICT_NAME,
+    install_user_dict,
+    load_model,
+    open_english_index,
+    open_index,
+    secret,
+    stored_models,
+)
 from triage.classifier import TextClassifier
 from triage.emotion import EmotionDetector
 from triage.routing import Router, load_routing_config
 from triage.training import train_emotion, train_router
 
-USER_DICT_NAME = "userdict.txt"
 WARM_UP_QUESTIONS = ("How do I reset my password?", "我的订单什么时候发货？", "Can I get a refund for my order?",
                      "怎么联系人工客服", "where is my package", "账号被锁定了怎么办")
 log = logging.getLogger(__name__)
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None
-
-
-def _load_model(folder: Path) -> TextClassifier | None:
-    return TextClassifier.load(folder) if (folder / "model.joblib").is_file() else None
-
-
-def open_index(settings: Settings, dim: int) -> VectorIndex:
-    if settings.qdrant_url:
-        from retrieval.index_qdrant import QdrantServerIndex
-
-        return QdrantServerIndex.connect(settings.qdrant_url, settings.collection, dim,
-                                           _secret(settings.qdrant_api_key))
-    from retrieval.index_edge import EdgeIndex
-
-    return EdgeIndex(settings.index_dir, dim)
-
-
-def open_english_index(settings: Settings, dim: int, main: VectorIndex) -> VectorIndex:
-    """The English embedder's index beside ``main``: a second collection on the same Qdrant client, or a second
-    Edge shard under home."""
-    from retrieval.index_qdrant import QdrantServerIndex
-
-    if isinstance(main, QdrantServerIndex):
-        return main.sibling(f"{settings.collection}_en", dim)
-    from retrieval.index_edge import EdgeIndex
-
-    return EdgeIndex(settings.english_index_dir, dim)
-
-
-def _stored_models(store: Store) -> tuple[FusionModel, Calibration | None]:
-    """The fusion model and calibration stored in the record, else the package defaults."""
-    fusion_data = store.meta.get(MetaKey.fusion)
-    calibration_data = store.meta.get(MetaKey.calibration)
-    return (fusion_from_dict(fusion_data) if fusion_data else default_fusion(),
-            Calibration.model_validate(calibration_data) if calibration_data else default_calibration())
-
-
-def install_user_dict(settings: Settings) -> None:
-    """Copy the configured jieba user dictionary into the knowledge base's own config."""
-    if settings.user_dict is None:
-        return
-    if not settings.user_dict.is_file():
-        raise BadInput(f"user dictionary not found: {settings.user_dict}")
-    settings.config_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(settings.user_dict, settings.config_dir / USER_DICT_NAME)
 
 
 class KnowledgeBase:
@@ -126,7 +82,7 @@ class KnowledgeBase:
                                        english=english)
         self.masker = PiiMasker()
         generator: Generator | None = (
-            OpenAIGenerator(settings.llm_base_url, settings.llm_model, _secret(settings.llm_api_key),
+            OpenAIGenerator(settings.llm_base_url, settings.llm_model, secret(settings.llm_api_key),
                             settings.llm_timeout_s)
             if settings.llm_base_url else None
         )
@@ -135,13 +91,13 @@ class KnowledgeBase:
         models = settings.home / "models"
         self.answerer = Answerer(
             settings=settings, store=store, searcher=self.searcher, tokenizer=tokenizer, masker=self.masker,
-            router=Router(_load_model(models / "router"), load_routing_config(settings.routing_config),
+            router=Router(load_model(models / "router"), load_routing_config(settings.routing_config),
                           english=self.searcher.english_vector),
-            emotion=EmotionDetector(_load_model(models / "emotion"), settings.emotion_threshold),
+            emotion=EmotionDetector(load_model(models / "emotion"), settings.emotion_threshold),
             demote=self.curator.demote, calibration=calibration, reranker=build_reranker(settings),
             generator=generator,
         )
-        self.answer_cache = build_answer_cache(settings.answer_cache_size, _secret(settings.redis_url),
+        self.answer_cache = build_answer_cache(settings.answer_cache_size, secret(settings.redis_url),
                                                settings.answer_cache_ttl_s,
                                                namespace=f"{settings.database()}|{settings.collection}",
                                                timeout_s=settings.answer_cache_timeout_s)
@@ -228,7 +184,7 @@ class KnowledgeBase:
         idx = index or open_index(settings, emb.dim)
         if second is not None:
             idx = PairedIndex(idx, open_english_index(settings, second.dim, idx))
-        fusion, calibration = _stored_models(store)
+        fusion, calibration = stored_models(store)
         return cls(settings, store, emb, tokenizer, idx, manifest, fusion, calibration, second)
 
     def close(self) -> None:
@@ -264,7 +220,7 @@ class KnowledgeBase:
             log.info("no automatic calibration after ingest: %s", exc)
             if self.calibration is not None and self.calibration.fitted_on.startswith(AUTO_LABEL):
                 self.store.meta.delete(MetaKey.calibration)  # no longer fits this knowledge base
-                _, self.answerer.calibration = _stored_models(self.store)  # the package default
+                _, self.answerer.calibration = stored_models(self.store)  # the package default
                 self.curator.bump()
             return f"confidence: package default in use ({exc})"
         if cal is None:
@@ -342,9 +298,10 @@ class KnowledgeBase:
                 return
             stored = (self.store.meta.get(MetaKey.fusion), self.store.meta.get(MetaKey.calibration))
             if stored != self._stored_data:
-                self.searcher.fusion, self.answerer.calibration = _stored_models(self.store)
+                self.searcher.fusion, self.answerer.calibration = stored_models(self.store)
                 self._stored_data = stored
             self.refresh_products(force=False)
+            self.searcher.cohesion.clear()
             self._synced_generation = generation
 
     def train_router(self, path: Path, text_field: str, label_field: str,

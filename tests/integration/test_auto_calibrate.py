@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from answering.fitting import AUTO_LABEL
+from answering.signals import AUTO_SIGNALS
 from core.meta_keys import MetaKey
 from core.settings import Settings
 from eval.run import load_rows
@@ -25,6 +26,9 @@ def test_ingest_calibrates_then_keeps_a_labelled_calibration(tmp_path: Path) -> 
         cal = kb.calibration
         assert cal is not None and cal.fitted_on.startswith(AUTO_LABEL)
         assert cal.dev_precision is not None and cal.dev_precision >= 0.9  # its own target, out of fold
+        # on the signals that stored phrasings do not flatter (answering.signals.AUTO_SIGNALS)
+        assert cal.answer_model.features == AUTO_SIGNALS
+        assert cal.set_model is not None and cal.set_model.features == AUTO_SIGNALS
         stored = kb.store.meta.get(MetaKey.calibration)
         assert stored is not None and stored["fitted_on"] == cal.fitted_on
 

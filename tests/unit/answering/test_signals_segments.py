@@ -52,6 +52,20 @@ def test_english_embedder_agreement() -> None:
     assert off["has_en"] == off["en_first"] == off["en_lead"] == off["dense_en"] == 0.0 and off["top"] == s["top"]
 
 
+def test_phrasing_signals_and_the_match_against_the_entry_cohesion() -> None:
+    s = signals([hit("a", 0.8, dense_q=0.86, dense_q2=0.84, q_hits=3, cohesion=0.90), hit("b", 0.5)], "q")
+    assert (s["dense_q2"], s["has_coh"], s["cohesion"]) == (0.84, 1.0, 0.90)
+    assert s["q_hits"] == pytest.approx(math.log1p(3)) and s["dq_rel"] == pytest.approx(-0.04)
+    # an entry with one phrasing has no cohesion: the three are 0, the flag says so
+    one = signals([hit("a", 0.8, dense_q=0.86, dense_q2=0.7, q_hits=1), hit("b", 0.5)], "q")
+    assert (one["has_coh"], one["cohesion"], one["dq_rel"], one["dense_q2"]) == (0.0, 0.0, 0.0, 0.7)
+    # a document chunk first: none of them
+    chunk = SearchHit(doc_id="d", chunk_id="d:1", kind="chunk", text="t", score=0.9,
+                      features={"dense_q2": 0.5, "q_hits": 2.0, "cohesion": 0.9})
+    doc = signals([chunk], "q")
+    assert doc["dense_q2"] == doc["q_hits"] == doc["has_coh"] == doc["dq_rel"] == 0.0
+
+
 def test_gap_structure_and_set_signals() -> None:
     hits = [hit("a", 0.6, dense_q=0.8), hit("a", 0.55), hit("b", 0.58, dense_q=0.9), hit("c", 0.2), hit("d", 0.1)]
     s = signals(hits, "q")

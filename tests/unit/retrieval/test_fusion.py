@@ -40,6 +40,18 @@ def test_candidates_group_faq_units_and_compute_features() -> None:
     assert d1["dense_gap"] == pytest.approx(0.85 - 0.95)
 
 
+def test_second_phrasing_and_phrasings_near_the_question() -> None:
+    """``dense_q2``: the similarity of the entry's second closest phrasing in the dense list (the list's lowest
+    score bounds it when only one is there); ``q_hits``: how many of its phrasings are in the list."""
+    dense = [hit("e1:q:a", 0.95, entry="e1"), hit("e1:q:b", 0.91, entry="e1"), hit("e2:q:c", 0.90, entry="e2"),
+             hit("e1:q:d", 0.89, entry="e1"), hit("e1:a:e", 0.88, "answer", "e1"),
+             hit("d1:c:1", 0.80, "chunk", doc="d1")]
+    e1, e2, d1 = (c.features for c in build_candidates(dense, [], k=60))
+    assert (e1["dense_q2"], e1["q_hits"]) == (0.91, 3.0)  # the answer unit is not a phrasing
+    assert (e2["dense_q2"], e2["q_hits"]) == (0.80, 1.0)
+    assert (d1["dense_q2"], d1["q_hits"]) == (0.0, 0.0)
+
+
 def test_passage_list_gives_every_passage_a_score_and_a_rank() -> None:
     """In the mixed dense list an entry's phrasings crowd its passage out; the passage-only list fills
     ``dense_p``, its rank and its gap to the best passage, and adds entries found only there."""
