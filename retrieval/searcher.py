@@ -25,6 +25,12 @@ from retrieval.tokenize import Tokenizer
 log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "dense", "bm25"]
 MAX_QUERY_CHARS = 2000
+TIE_SLACK = 10
+"""Each list is asked for this many more hits than it keeps, then cut in (score, unit id) order: the engine
+orders equal scores (common in BM25: short units sharing one rare word) as its internal layout falls, which
+differs between two builds of the same knowledge base and between replicas, and the ties at the cut decided
+which candidates a question got. Seen as the same calibration run twice giving answer thresholds 0.60 and
+0.64 (banking77 with no labels)."""
 COHESION_HITS = 3
 """The first this many FAQ hits carry their entry's cohesion (``retrieval.cohesion``): the confidence reads the
 first's, and a demotion may move one of the next up."""
@@ -55,6 +61,11 @@ class Timings:
         now = time.perf_counter()
         self.stages[stage] = self.stages.get(stage, 0.0) + (now - start) * 1000.0
         return now
+
+
+def _stable(hits: list[IndexHit], limit: int) -> list[IndexHit]:
+    """The first ``limit`` hits by score, ties in unit-id order (see ``TIE_SLACK``)."""
+    return sorted(hits, key=lambda h: (-h.score, h.unit_id))[:limit]
 
 
 def _scoped(general: list[IndexHit], own: list[IndexHit], limit: int) -> list[IndexHit]:
@@ -168,7 +179,9 @@ class HybridSearcher:
         if product is not None:
             scoped = (filters or Filters()).model_copy(update={"product": [product]})
             queries += [q._replace(filters=scoped) for q in queries]
-        found = self.index.search_batch(queries, None if full else LIGHT_KEYS)
+        found = self.index.search_batch([q._replace(limit=q.limit + TIE_SLACK) for q in queries],
+                                        None if full else LIGHT_KEYS)
+        found = [_stable(hits, q.limit) for hits, q in zip(found, queries, strict=True)]
         if product is not None:
             found = [_scoped(general, own, q.limit)
                      for general, own, q in zip(found[:n], found[n:], queries[:n], strict=True)]
