@@ -6,7 +6,7 @@ Fusion happens above this layer, so both backends only answer single-retriever q
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final, Literal, NamedTuple, Protocol
 
 import numpy as np
@@ -87,6 +87,10 @@ class VectorIndex(Protocol):
 
     def entry_vectors(self, entry_id: str) -> list[tuple[dict[str, Any], np.ndarray]]:
         """(full payload, dense vector) of each phrasing (question unit) of an FAQ entry."""
+        ...
+
+    def phrasing_vectors(self) -> Iterator[tuple[str, np.ndarray]]:
+        """(entry id, dense vector) of every phrasing (question unit) in the index, in pages (one scroll)."""
         ...
 
     def count(self) -> int: ...

@@ -9,7 +9,7 @@ English index inside the same ``search_batch`` call."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -82,6 +82,9 @@ class PairedIndex:
 
     def entry_vectors(self, entry_id: str) -> list[tuple[dict[str, Any], np.ndarray]]:
         return self.main.entry_vectors(entry_id)
+
+    def phrasing_vectors(self) -> Iterator[tuple[str, np.ndarray]]:
+        return self.main.phrasing_vectors()
 
     def count(self) -> int:
         return self.main.count()

@@ -5,7 +5,7 @@ payload and the same sparse IDF modifier as the Edge backend, so both rank ident
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -156,6 +156,19 @@ class QdrantServerIndex:
                     out.append((dict(r.payload), np.asarray(vector, dtype=np.float32)))
             if offset is None or not records:
                 return out
+
+    def phrasing_vectors(self) -> Iterator[tuple[str, np.ndarray]]:
+        question = models.Filter(must=[models.FieldCondition(key="kind", match=models.MatchAny(any=["question"]))])
+        offset: Any = None
+        while True:
+            records, offset = self._client.scroll(self._collection, scroll_filter=question, offset=offset,
+                                                  limit=1000, with_payload=["entry_id"], with_vectors=[DENSE])
+            for r in records:
+                vector = r.vector.get(DENSE) if isinstance(r.vector, dict) else None
+                if r.payload and r.payload.get("entry_id") and vector is not None:
+                    yield str(r.payload["entry_id"]), np.asarray(vector, dtype=np.float32)
+            if offset is None or not records:
+                return
 
     def count(self) -> int:
         return int(self._client.count(self._collection, exact=True).count)

@@ -190,6 +190,7 @@ class KnowledgeBase:
     def close(self) -> None:
         self.ask_log.close()  # first: every queued ask reaches the record
         close_embedder(self.embedder)
+        self.searcher.cohesion.close()
         self.index.close()
         self.store.close()
 
@@ -301,7 +302,7 @@ class KnowledgeBase:
                 self.searcher.fusion, self.answerer.calibration = stored_models(self.store)
                 self._stored_data = stored
             self.refresh_products(force=False)
-            self.searcher.cohesion.clear()
+            self.searcher.cohesion.reload()
             self._synced_generation = generation
 
     def train_router(self, path: Path, text_field: str, label_field: str,
@@ -385,6 +386,7 @@ class KnowledgeBase:
         if self.settings.warm_up_asks == 0 or self.index.count() == 0:
             return
         self._sync()
+        self.searcher.cohesion.load_all()
         self.answerer.warm_up(WARM_UP_QUESTIONS[: self.settings.warm_up_asks])
 
     def ready(self) -> None:

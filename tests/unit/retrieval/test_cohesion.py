@@ -75,3 +75,52 @@ def test_cache_is_bounded(index: VectorIndex) -> None:
     for i in range(5):
         assert cohesion.of(f"e{i}") is not None
     assert len(cohesion._cache) <= 3
+
+
+def test_load_all_reads_every_entry_in_one_scroll(index: VectorIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    index.upsert([_point("a1", "a", "question", [1.0, 0.0]), _point("a2", "a", "question", [0.8, 0.6]),
+                  _point("a3", "a", "question", [0.0, 1.0]), _point("a:answer", "a", "answer", [0.79, 0.61]),
+                  _point("b1", "b", "question", [1.0, 0.0]),
+                  _point("c1", "c", "question", [0.0, 1.0]), _point("c2", "c", "question", [0.6, 0.8])])
+    assert sorted(e for e, _ in index.phrasing_vectors()) == ["a", "a", "a", "b", "c", "c"]
+    cohesion = EntryCohesion(index)
+    assert cohesion.load_all() == 3
+    # from the cache alone: a per-entry read now fails the test
+    monkeypatch.setattr(index, "entry_vectors", lambda entry_id: pytest.fail(f"read {entry_id} again"))
+    assert cohesion.of("a") == pytest.approx((0.8 + 0.8 + 0.6) / 3, abs=1e-6)
+    assert cohesion.of("b") is None
+    assert cohesion.of("c") == pytest.approx(0.8, abs=1e-6)
+    # too many phrasings to hold at once: nothing installed, entries are read one by one
+    assert EntryCohesion(index).load_all(max_phrasings=5) == -1
+
+
+def test_reload_recomputes_in_the_background_and_close_stops_it(index: VectorIndex) -> None:
+    index.upsert([_point("a1", "a", "question", [1.0, 0.0]), _point("a2", "a", "question", [0.8, 0.6])])
+    cohesion = EntryCohesion(index)
+    assert cohesion.load_all() == 1 and cohesion.of("a") == pytest.approx(0.8, abs=1e-6)
+    index.upsert([_point("a3", "a", "question", [0.6, 0.8])])
+    cohesion.reload()
+    cohesion.wait(timeout=30)
+    # a1 .8 (a2), a2 .96 (a3), a3 .96 (a2)
+    assert cohesion._cache == {"a": pytest.approx((0.8 + 0.96 + 0.96) / 3, abs=1e-6)}
+    cohesion.close()
+    cohesion.reload()  # after close: cleared, nothing started
+    assert cohesion._worker is None and cohesion._cache == {}
+
+
+def test_a_load_begun_before_a_change_installs_nothing(index: VectorIndex) -> None:
+    index.upsert([_point("a1", "a", "question", [1.0, 0.0]), _point("a2", "a", "question", [0.8, 0.6])])
+    cohesion = EntryCohesion(index)
+    scroll = index.phrasing_vectors
+
+    def changing() -> Iterator[tuple[str, np.ndarray]]:
+        first = True
+        for item in scroll():
+            if first:
+                cohesion.clear()  # an ingest bumps the generation while the scroll runs
+                first = False
+            yield item
+
+    cohesion.index = type("Wrapped", (), {"phrasing_vectors": staticmethod(changing)})()  # type: ignore[assignment]
+    assert cohesion.load_all() == 1
+    assert cohesion._cache == {}
