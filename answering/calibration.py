@@ -67,9 +67,12 @@ class Calibration(BaseModel):
         """P(the top entry is right)."""
         return self.answer_model.probability(sig)
 
-    def set_confidence(self, sig: Mapping[str, float]) -> float | None:
-        """P(the right entry is among the first ``CHOICES``), or None without a set model."""
-        return None if self.set_model is None else max(self.set_model.probability(sig), self.confidence(sig))
+    def set_confidence(self, sig: Mapping[str, float], confidence: float | None = None) -> float | None:
+        """P(the right entry is among the first ``CHOICES``), or None without a set model (``confidence``: this
+        question's ``confidence``, when the caller has it: a boosted model's prediction is not free)."""
+        if self.set_model is None:
+            return None
+        return max(self.set_model.probability(sig), self.confidence(sig) if confidence is None else confidence)
 
     def threshold(self, segments: Sequence[str] = ()) -> float:
         """The answer threshold for a question in these segments (most specific first)."""

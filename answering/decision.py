@@ -83,11 +83,12 @@ def decide(
         confidence = max(0.0, min(1.0, float(top.score))) * gate
         return _legacy_decision(question, hits, confidence, default_threshold, 0.05, tokenizer)
     sig = signals(hits, question, seeking)
-    confidence = calibration.confidence(sig) * gate
+    p_top = calibration.confidence(sig)
+    confidence = p_top * gate
     threshold = calibration.threshold(segment_keys(question, hits))
     if confidence >= threshold:
         return _answer(question, hits, confidence, tokenizer)
-    p_set = calibration.set_confidence(sig)
+    p_set = calibration.set_confidence(sig, p_top)
     if p_set is None or calibration.clarify_threshold is None:
         return _legacy_decision(question, hits, confidence, threshold, calibration.clarify_margin, tokenizer)
     p_set *= gate
