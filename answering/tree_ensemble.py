@@ -61,8 +61,8 @@ class TreeEnsemble:
         self.leaf = np.concatenate(leaf)
         self.value = np.concatenate(value)
         self.roots = np.asarray(roots, dtype=np.int64)
-        self.tree_fold = np.asarray(tree_fold, dtype=np.int64)
-        self.n_folds = len(folds)
+        self.fold_starts = np.searchsorted(np.asarray(tree_fold), np.arange(len(folds)))
+        """Where each fold's trees begin among the roots (they are stored fold by fold)."""
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Each fold's decision function (baseline + the leaf values of its trees): shape (rows, folds)."""
@@ -76,20 +76,16 @@ class TreeEnsemble:
             values = x[rows, self.feature[node]]
             go_left = np.where(np.isnan(values), self.missing_left[node], values <= self.threshold[node])
             node = np.where(inner, np.where(go_left, self.left[node], self.right[node]), node)
-        leaf_values = self.value[node]
-        out = np.tile(self.baseline, (len(x), 1))
-        for k in range(self.n_folds):
-            out[:, k] += leaf_values[:, self.tree_fold == k].sum(axis=1)
-        return out
+        return self.baseline + np.add.reduceat(self.value[node], self.fold_starts, axis=1)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """P(label 1) per row: each fold's isotonic map of its decision function (clipped to the fitted range),
         averaged over the folds."""
         raw = self.raw(x)
         proba = np.zeros(len(raw))
-        for k in range(self.n_folds):
+        for k in range(len(self.baseline)):
             proba += np.interp(np.clip(raw[:, k], self.iso_x[k][0], self.iso_x[k][-1]), self.iso_x[k], self.iso_y[k])
-        proba /= self.n_folds
+        proba /= len(self.baseline)
         return np.where((proba > 1.0) & (proba <= 1.0 + 1e-5), 1.0, proba)
 
 

@@ -83,7 +83,7 @@ class EntryCohesion:
             self._cache.clear()
             self._version += 1
 
-    def load_all(self, max_phrasings: int = 500_000) -> int:
+    def load_all(self, max_phrasings: int = 200_000) -> int:
         """Compute every entry's cohesion in one scroll of the index and replace the cache with it; returns the
         number of entries, or -1 when the index holds more than ``max_phrasings`` phrasings (their vectors would
         all be in memory at once: entries are then computed one by one as they are ranked). An entry cached by
