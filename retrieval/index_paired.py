@@ -89,6 +89,10 @@ class PairedIndex:
     def count(self) -> int:
         return self.main.count()
 
+    def warm(self) -> None:
+        self.main.warm()
+        self.english.warm()
+
     def unit_ids(self) -> set[str]:
         return self.main.unit_ids()
 

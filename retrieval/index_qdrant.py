@@ -173,6 +173,9 @@ class QdrantServerIndex:
     def count(self) -> int:
         return int(self._client.count(self._collection, exact=True).count)
 
+    def warm(self) -> None:
+        """Nothing to load: the server's payloads travel with its answers."""
+
     def unit_ids(self) -> set[str]:
         ids: set[str] = set()
         offset: Any = None

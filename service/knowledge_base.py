@@ -386,6 +386,7 @@ class KnowledgeBase:
         if self.settings.warm_up_asks == 0 or self.index.count() == 0:
             return
         self._sync()
+        self.index.warm()
         self.searcher.cohesion.load_all()
         self.answerer.warm_up(WARM_UP_QUESTIONS[: self.settings.warm_up_asks])
 
