@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from cli import evaluating, ingesting, query, review, serving, training
 from cli.keys import app as keys_app
@@ -53,6 +54,10 @@ def main() -> None:
     except ValidationError as exc:  # a bad KB_* variable or option value reaching Settings
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors())
         typer.echo(f"error: invalid configuration: {problems} (see core/settings.py for KB_* variables)", err=True)
+        sys.exit(BadInput.exit_code)
+    except SettingsError as exc:  # a KB_* variable holding a structure (JSON) that does not parse
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        typer.echo(f"error: invalid configuration: {exc}{cause} (see core/settings.py for KB_* variables)", err=True)
         sys.exit(BadInput.exit_code)
     except Exception as exc:
         # usage errors (click's, or the copy of click that typer vendors) show themselves and carry an exit code
