@@ -181,8 +181,11 @@ class AnswerCache:
         self.stats = CacheStats()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> Decided | None:
+    def get(self, key: str, count_miss: bool = True) -> Decided | None:
+        """``count_miss=False``: a miss is not counted (a first look whose miss the caller looks up again)."""
         value = self.backend.get(key)
+        if value is None and not count_miss:
+            return None
         with self._lock:
             self.stats.lookups += 1
             self.stats.hits += value is not None
@@ -193,6 +196,11 @@ class AnswerCache:
 
     def clear(self) -> None:
         self.backend.clear()
+
+    @property
+    def in_process(self) -> bool:
+        """Lookups touch no network (an event loop may make them)."""
+        return isinstance(self.backend, MemoryBackend)
 
 
 def build_answer_cache(size: int, redis_url: str | None, ttl_s: int = 86400,

@@ -4,11 +4,12 @@ rate limit). A route declares the role it needs with ``Depends(require(Role.x))`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from core.caller import Caller, Role
 from core.errors import Forbidden, NotReady, Unauthorized
@@ -21,7 +22,7 @@ ANONYMOUS = Caller(key_id="anonymous", name="anonymous (KB_AUTH=off)", role=Role
 _bearer = HTTPBearer(auto_error=False, description="An API key from `kb keys create`: `Bearer skb_...`.")
 
 
-def get_kb(request: Request) -> KnowledgeBase:
+async def get_kb(request: Request) -> KnowledgeBase:
     service = getattr(request.app.state, "kb", None)
     if service is None:
         raise NotReady("service is starting")
@@ -31,10 +32,27 @@ def get_kb(request: Request) -> KnowledgeBase:
 Service = Annotated[KnowledgeBase, Depends(get_kb)]
 
 
-def authenticate(
+async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> Caller:
-    """The caller named by the ``Authorization: Bearer`` key, counted against its role's rate limit."""
+    """The caller named by the ``Authorization: Bearer`` key, counted against its role's rate limit.
+
+    On the event loop when neither step can block (a key checked within the key cache's lifetime, an
+    in-process rate limiter), else in a worker thread: the hop costs more than the check (the dependencies
+    of /v1/ask were three hops per request, most of a cached answer's CPU)."""
+    state = request.app.state
+    keys: KeyStore | None = getattr(state, "keys", None)
+    limiter: RateLimiter | None = getattr(state, "limiter", None)
+    presented = credentials.credentials if credentials is not None else ""
+    inline = ((state.settings.auth == "off" or keys is None or keys.resolves_in_memory(presented))
+              and (limiter is None or limiter.in_process))
+    if inline:
+        return resolve_caller(request, credentials)
+    return await run_in_threadpool(resolve_caller, request, credentials)
+
+
+def resolve_caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Caller:
+    """``authenticate``'s work, blocking (a store read for a key not checked lately, a Redis rate limiter)."""
     state = request.app.state
     if state.settings.auth == "off":
         caller = ANONYMOUS
@@ -55,10 +73,10 @@ def authenticate(
     return caller
 
 
-def require(role: Role) -> Callable[[Caller], Caller]:
+def require(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency that lets through callers whose role includes ``role`` (roles nest)."""
 
-    def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         if not caller.role.allows(role):
             raise Forbidden(f"this needs the {role.value} role; the key {caller.key_id!r} is {caller.role.value}")
         return caller

@@ -39,7 +39,7 @@ from core.caller import Role
 from core.errors import Forbidden
 from service.knowledge_base import KnowledgeBase
 
-from .deps import authenticate
+from .deps import resolve_caller
 
 ACCESS_LOGGER = "supportkb.access"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.12, 0.15, 0.25, 0.5, 1.0, 2.5)
@@ -197,7 +197,7 @@ def metrics_access(request: Request,
     """/metrics needs an admin key unless ``KB_METRICS_AUTH=false`` (a scraper inside the network)."""
     if not request.app.state.settings.metrics_auth:
         return
-    caller = authenticate(request, credentials)
+    caller = resolve_caller(request, credentials)
     if not caller.role.allows(Role.admin):
         raise Forbidden(f"/metrics needs the admin role; the key {caller.key_id!r} is {caller.role.value}")
 

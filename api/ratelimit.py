@@ -23,6 +23,8 @@ class RateLimiter:
         except ValueError as exc:
             raise BadInput(f"KB_RATE_LIMITS: {exc}") from None
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.in_process = storage_uri.startswith("memory://")
+        """Counting touches no network (an event loop may count)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:

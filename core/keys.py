@@ -98,6 +98,15 @@ class KeyStore:
         self._cache_s = cache_s
         self._cache: dict[str, tuple[float, KeyRow | None]] = {}
 
+    def resolves_in_memory(self, presented: str) -> bool:
+        """Whether ``resolve(presented)`` would read no store (a malformed key, or one checked within
+        ``cache_s``): an event loop may then call it."""
+        match = _KEY.match(presented)
+        if not match:
+            return True
+        hit = self._cache.get(match.group(1)) if self._cache_s > 0 else None
+        return hit is not None and time.monotonic() - hit[0] < self._cache_s
+
     def _row(self, key_id: str) -> KeyRow | None:
         if self._cache_s <= 0:
             return self._rows.get(key_id)

@@ -80,6 +80,10 @@ class Curator:
     def poll(self, max_age_s: float = 1.0) -> bool:
         return self.demotions.poll(max_age_s)
 
+    def poll_due(self, max_age_s: float = 1.0) -> bool:
+        """Whether the next ``poll`` would read the store (a caller that must not block waits for it)."""
+        return self.demotions.due(max_age_s)
+
     @property
     def generation(self) -> Any:
         return self.demotions.generation

@@ -59,6 +59,10 @@ class Demotions:
         """The generation this process last read (``poll`` refreshes it): the answer cache's key part."""
         return self._generation
 
+    def due(self, max_age_s: float = 1.0) -> bool:
+        """Whether the next ``poll`` would read the store."""
+        return time.monotonic() - self._checked >= max_age_s
+
     def poll(self, max_age_s: float = 1.0) -> bool:
         """Re-read shared state (demotions) when another process or call changed it; checked at most every
         ``max_age_s``. True when it changed (the caller reloads what it holds, e.g. the calibration)."""

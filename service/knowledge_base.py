@@ -355,6 +355,20 @@ class KnowledgeBase:
     def ask(self, question: Question) -> AskResult:
         return self.ask_with_hits(question)[0]
 
+    def ask_cached(self, question: Question) -> AskResult | None:
+        """``ask`` when the answer cache holds the question and nothing on the way may block (no store read is
+        due, see ``Answerer.decide_cached``); None, with nothing done, otherwise. For an event loop, which
+        then sends the question to ``ask`` in a worker thread."""
+        if self.curator.poll_due() or self.curator.generation != self._synced_generation:
+            return None
+        found = self.answerer.decide_cached(question)
+        if found is None:
+            return None
+        result = found[0]
+        for observe in self.ask_observers:
+            observe(result)
+        return result
+
     def ask_with_hits(self, question: Question) -> tuple[AskResult, list[SearchHit]]:
         """``ask`` plus the ranked hits it decided from (for evaluators: the same code path as the API)."""
         self._sync()

@@ -225,3 +225,47 @@ def test_the_shared_redis_cache_through_the_knowledge_base(tmp_path: Path) -> No
         assert ask(kb, "Do you ship to Canada?")[0] == "Yes, in 3-5 days."
     finally:
         kb.close()
+
+
+def test_ask_cached_serves_only_what_the_cache_holds_and_does_nothing_otherwise(kb: KnowledgeBase) -> None:
+    """The event loop's path: None, with nothing counted or logged, unless the answer is cached; then the same
+    answer as ``ask``, logged, with a request id of its own."""
+    question = Question(question="Do you ship to Canada?")
+    pending = kb.ask_log.pending
+    assert kb.ask_cached(question) is None
+    assert kb.answerer.cache is not None and kb.answerer.cache.stats.lookups == 0
+    assert kb.ask_log.pending == pending
+    first = kb.ask(question)
+    cached = kb.ask_cached(question)
+    assert cached is not None and kb.ask_log.pending == pending + 2
+    assert (cached.answer, cached.decision, cached.citations, cached.related, cached.route) == (
+        first.answer, first.decision, first.citations, first.related, first.route)
+    assert cached.request_id != first.request_id
+    assert "cache" in cached.timings_ms and "embed" not in cached.timings_ms
+    assert (kb.answerer.cache.stats.lookups, kb.answerer.cache.stats.hits) == (2, 1)
+    # a conversation's turns are in the store: never on the event loop
+    assert kb.ask_cached(Question(question="Do you ship to Canada?", session_id="s1")) is None
+    kb.curator.act_on_entry("ship", "edit", "editor", answer="We ship to Canada in 5 days.")
+    assert kb.ask_cached(question) is None  # a new generation: ``ask`` syncs first
+    assert kb.ask(question).answer == "We ship to Canada in 5 days."
+    again = kb.ask_cached(question)
+    assert again is not None and again.answer == "We ship to Canada in 5 days."
+
+
+def test_the_api_answers_a_cached_question_without_a_worker_thread(kb: KnowledgeBase,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.routers.ask as ask_route
+
+    hops: list[str] = []
+    real = ask_route.run_in_threadpool
+
+    async def counting(func, *args):  # type: ignore[no-untyped-def]
+        hops.append(func.__name__)
+        return await real(func, *args)
+
+    monkeypatch.setattr(ask_route, "run_in_threadpool", counting)
+    with client_for(kb) as client:
+        bodies = [client.post("/v1/ask", json={"question": "Do you ship to Canada?"}).json() for _ in range(3)]
+    assert hops == ["ask"]  # the first question only: the two others came from the cache on the event loop
+    assert {b["answer"] for b in bodies} == {"Yes, international shipping takes 7-14 days."}
+    assert len({b["request_id"] for b in bodies}) == 3

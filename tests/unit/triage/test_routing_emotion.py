@@ -92,6 +92,7 @@ def test_lexicon_in_both_languages() -> None:
     assert lexicon_score("这都第三次了还没修好，你们怎么回事！") == 1 - 0.5**3  # 第三次, 还没修好, 怎么回事
     assert lexicon_score("This is ridiculous, I want my money back NOW") == 1 - 0.5**3  # ridiculous, money back, NOW
     assert lexicon_score("how long does a refund take") == 0.0
+    assert lexicon_score("I have an issue with the suitcase") == 0.0  # whole words: no "sue" in "issue"
     d = EmotionDetector(threshold=0.6)
     assert d.detect("垃圾产品！！用了两天就坏", None).escalate
     assert not d.detect("我的订单到哪了", None).escalate
