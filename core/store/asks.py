@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, insert, select
 
 from .database import Database
 from .tables import AskRow, FeedbackRow, ResolutionRow, SessionRow, now
@@ -31,13 +31,16 @@ class AskRepository:
         self.log_many([(request_id, question, decision, confidence, top_id, tuple(offered))])
 
     def log_many(self, rows: Sequence[AskLogRow]) -> None:
-        """Several asks in one transaction (the background ask-log writer's batches)."""
+        """Several asks in one transaction (the background ask-log writer's batches), as one Core
+        ``executemany``: the ORM's unit of work cost ~40 us a row, a sixth of a cached answer's CPU."""
         if not rows:
             return
+        written = now()
+        values = [{"request_id": r[0], "question": r[1], "decision": str(r[2]), "confidence": r[3], "top_id": r[4],
+                   "offered": list(r[5]) if len(r) > 5 else [], "created_at": written}  # type: ignore[misc]
+                  for r in rows]
         with self._db.session() as s, s.begin():
-            s.add_all([AskRow(request_id=r[0], question=r[1], decision=str(r[2]), confidence=r[3], top_id=r[4],
-                              offered=list(r[5]) if len(r) > 5 else [])  # type: ignore[misc]
-                       for r in rows])
+            s.execute(insert(cast(Table, AskRow.__table__)), values)
 
     def get(self, request_id: str) -> AskRow | None:
         with self._db.session() as s:
