@@ -38,11 +38,13 @@ class Settings(BaseSettings):
         description="Local path or name of a sentence-transformers model (embedder=sentence-transformers).",
     )
     embed_batch_size: int = 32
-    english_embedder: Literal["minilm", "none", "fake"] = Field(
+    english_embedder: Literal["minilm", "minilm-int8", "none", "fake"] = Field(
         default="minilm",
         description="Second dense signal for English text: all-MiniLM-L6-v2 (packaged, run with ONNX Runtime, "
-                    "~4.5 ms a query) beside the multilingual embedder; `none` turns it off (Chinese-only "
-                    "knowledge bases, or the last few ms). Changing it needs `kb reindex`.",
+                    "~4.2 ms a query) beside the multilingual embedder; `minilm-int8`: its int8 graph, ~1.4 ms, "
+                    "the same ranking, thresholds landing differently (retrieval/embed_english.py); `none` "
+                    "turns it off (Chinese-only knowledge bases, or the last few ms). Changing it needs "
+                    "`kb reindex`.",
     )
     model_cache: Path = Field(
         default=Path.home() / ".cache" / "supportkb",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.settings import Settings
 from eval.ceiling import ceiling_rates, embedder_ceiling
 from eval.load_data import REPO, LoadData, PoolQuestion, build_load_data, write_jsonl
 from eval.load_server import (
@@ -75,9 +77,20 @@ PEER = REPO / "scripts" / "peer_llamaindex.py"  # a separate program, not part o
 BUILD_ENV = {"OMP_NUM_THREADS": "1"}
 
 
+def _models_digest() -> str:
+    """A short digest of the model ids a knowledge base built with this environment's settings would record."""
+    from retrieval.embed import build_embedder, build_english_embedder
+
+    settings = Settings()
+    english = build_english_embedder(settings)
+    ids = f"{build_embedder(settings).model_id}|{english.model_id if english is not None else 'none'}"
+    return hashlib.sha256(ids.encode()).hexdigest()[:8]
+
+
 def ensure_kb(data: LoadData, cache_dir: Path, rebuild: bool) -> tuple[Path, Path, dict[str, Any]]:
-    """An ingested KB_HOME for ``data`` (cached by its digest), the FAQ file and the new-entries file."""
-    root = cache_dir / data.digest()
+    """An ingested KB_HOME for ``data`` (cached by its digest and the embedders' model ids, so a changed model
+    is ingested afresh instead of failing the index's manifest check), the FAQ file and the new-entries file."""
+    root = cache_dir / f"{data.digest()}-{_models_digest()}"
     home, faq, new = root / "home", root / "faq.jsonl", root / "new_entries.jsonl"
     done = root / "built.json"
     if done.exists() and not rebuild:

@@ -191,7 +191,8 @@ def build_english_embedder(settings: Settings) -> Embedder | None:
         return FakeEmbedder(dim=32)
     from retrieval.embed_english import MiniLMEmbedder
 
-    return MiniLMEmbedder(settings.model_cache, batch_size=settings.embed_batch_size)
+    return MiniLMEmbedder(settings.model_cache, batch_size=settings.embed_batch_size,
+                          quantized=settings.english_embedder == "minilm-int8")
 
 
 def embed_in_batches(embedder: Embedder, texts: Sequence[str], progress: ProgressFactory | None = None,
