@@ -87,6 +87,9 @@ class Answerer:
         timings.add("decide", t)
         return decided
 
+    def _cache_key(self, query: str, filters: Filters | None, product: str | None) -> str:
+        return cache_key(self.generation() if self.generation else None, query, filters, detect_lang(query), product)
+
     def _decided(self, query: str, request: Question, follow_up: bool, product: str | None,
                  timings: Timings) -> Decided:
         """From the answer cache when it holds this question (about this product) for this generation, else
@@ -94,8 +97,7 @@ class Answerer:
         if self.cache is None or follow_up:
             return self.retrieve(query, request.filters, timings, product)
         t = time.perf_counter()
-        key = cache_key(self.generation() if self.generation else None, query, request.filters, detect_lang(query),
-                        product)
+        key = self._cache_key(query, request.filters, product)
         decided = self.cache.get(key)
         timings.add("cache", t)
         if decided is None:
@@ -140,8 +142,7 @@ class Answerer:
         query = contextualize(None, request.question)
         product = self.searcher.product_of(query, request.filters, context)
         t = time.perf_counter()
-        key = cache_key(self.generation() if self.generation else None, query, request.filters, detect_lang(query),
-                        product)
+        key = self._cache_key(query, request.filters, product)
         decided = self.cache.get(key, count_miss=False)  # a miss is looked up (and counted) again in ``decide``
         if decided is None:
             return None
