@@ -27,7 +27,7 @@ from pydantic import BaseModel, model_validator
 from core.errors import BadInput
 
 from .confidence import ProbabilityModel, fit_probability
-from .segments import segment_thresholds, threshold_for
+from .segments import residual, segment_thresholds, threshold_for
 from .signals import CHOICES, LEGACY_SIGNALS, SIGNALS, signals
 
 __all__ = ["CHOICES", "SIGNALS", "Calibration", "coverage_precision", "default_calibration", "fit_calibration",
@@ -185,6 +185,27 @@ def clarify_budget(unanswerable_scores: Sequence[float], answered_mass: float, u
     return threshold
 
 
+MIN_RESIDUAL = 10
+"""Fewer questions left to the global threshold than this say nothing of their own (see ``global_threshold``)."""
+
+
+def global_threshold(p: Sequence[float], correct: Sequence[bool], w: Sequence[float], rest: Sequence[int],
+                     target: float, min_rows: int, z: float) -> float:
+    """The threshold of the questions no segment threshold decides (``rest``; see ``answering.segments``):
+    fitted on them when there are ``min_rows`` of them and some threshold reaches the target among them; from
+    ``MIN_RESIDUAL`` on, otherwise, the higher of theirs and the one of every question (too few to stand
+    alone, or all too unsure to be answered, but enough to say that the others carried the precision); below
+    that, or when no segment has a threshold, the one of every question."""
+    everyone = threshold_for_precision(p, correct, target, w, z)
+    if len(rest) < MIN_RESIDUAL or len(rest) == len(p):
+        return everyone
+    scores = [p[i] for i in rest]
+    own = threshold_for_precision(scores, [bool(correct[i]) for i in rest], target, [w[i] for i in rest], z)
+    # none reached: ``own`` is just above their highest score, which says nothing of higher ones
+    reached = own <= max(scores)
+    return own if len(rest) >= min_rows and reached else max(own, everyone)
+
+
 def fit_calibration(
     rows: Sequence[Mapping[str, float]], correct: Sequence[bool], target_precision: float = 0.9, c_value: float = 1.0,
     fitted_on: str = "", weights: Sequence[float] | None = None, in_set: Sequence[bool] | None = None,
@@ -209,9 +230,10 @@ def fit_calibration(
     answer_model, oof = fit_probability(rows, correct, features, c_value, allow_boosted=allow_boosted)
     w = list(weights) if weights is not None else [1.0] * len(rows)
     p = [float(v) for v in oof]
-    threshold = threshold_for_precision(p, correct, target_precision, w, z)
-    by_segment = segment_thresholds(p, correct, w, segments or [()] * len(rows), target_precision, min_segment, z)
-    row_threshold = [threshold_for(by_segment, seg, threshold) for seg in (segments or [()] * len(rows))]
+    keys = segments or [()] * len(rows)
+    by_segment = segment_thresholds(p, correct, w, keys, target_precision, min_segment, z)
+    threshold = global_threshold(p, correct, w, residual(by_segment, keys), target_precision, min_segment, z)
+    row_threshold = [threshold_for(by_segment, seg, threshold) for seg in keys]
     answered = [pi >= t for pi, t in zip(p, row_threshold, strict=True)]
     set_model, clarify_threshold = None, None
     clarified = [False] * len(rows)

@@ -1,11 +1,19 @@
 """Mondrian-style thresholds: one answer threshold per segment that has enough labelled questions (pure).
 
 A question's segments are keys such as ``category:billing``, ``source:faq.jsonl`` and ``lang:zh``, most
-specific first. At fitting time every key with at least ``min_segment`` labelled questions (and both
-right and wrong answers among them) gets the threshold that makes *its own* answered questions reach the
-target precision; at decision time the first key of the question that has a threshold decides, else the
-global threshold. So a segment where the confidence is unreliable gets a high threshold without raising
-the one of segments where it is reliable, and a segment with too few labels falls back to the global one."""
+specific first. At decision time the first key of the question that has a threshold decides, else the global
+threshold. So a segment where the confidence is unreliable gets a high threshold without raising the one of
+segments where it is reliable, and a segment with too few labels falls back to a broader one.
+
+At fitting time each threshold is fitted on exactly the questions it will decide: level by level (category,
+then source, then language), a key with at least ``min_segment`` labelled questions not yet claimed by a more
+specific key (and both right and wrong answers among them) gets the threshold that makes those questions
+reach the target precision, and claims them; the global threshold is fitted on the questions no key claimed
+(``residual``). Fitting a broad key on all its questions instead lets a reliable, well-labelled part make it
+lax for the rest: measured on one knowledge base holding banking77, the sample corpus and cmrc2018 passages,
+the Chinese threshold was set by cmrc2018's easy questions (which had their own source threshold) and the
+sample corpus's few Chinese questions, too few for a threshold of their own, were answered under it at 73%
+precision."""
 
 from __future__ import annotations
 
@@ -37,10 +45,20 @@ def threshold_for(thresholds: Mapping[str, float], keys: Sequence[str], default:
     return default
 
 
+SEGMENT_LEVELS: tuple[str, ...] = ("category", "source", "lang")
+"""Key prefixes from the most specific to the broadest (``segment_keys`` lists a question's keys in this order)."""
+
+
+def _level(key: str) -> int:
+    prefix = key.split(":", 1)[0]
+    return SEGMENT_LEVELS.index(prefix) if prefix in SEGMENT_LEVELS else len(SEGMENT_LEVELS)
+
+
 def segment_thresholds(scores: Sequence[float], correct: Sequence[bool], weights: Sequence[float],
                        segments: Sequence[Sequence[str]], target: float, min_segment: int, z: float = 0.0,
                        ) -> dict[str, float]:
-    """Per-segment answer thresholds for the keys with at least ``min_segment`` rows of both outcomes (``z``: see
+    """Per-segment answer thresholds, level by level, each fitted on the rows no more specific key claimed (see
+    the module doc): a key needs at least ``min_segment`` such rows of both outcomes (``z``: see
     ``threshold_for_precision``; a small segment then needs a larger margin)."""
     from .calibration import threshold_for_precision
 
@@ -49,11 +67,23 @@ def segment_thresholds(scores: Sequence[float], correct: Sequence[bool], weights
         for key in keys:
             members.setdefault(key, []).append(i)
     out: dict[str, float] = {}
-    for key, idx in sorted(members.items()):
-        labels = [bool(correct[i]) for i in idx]
-        if len(idx) < min_segment or all(labels) or not any(labels):
-            continue
-        out[key] = threshold_for_precision([scores[i] for i in idx], labels, target, [weights[i] for i in idx], z)
-    # a segment whose every member is covered by a more specific segment adds nothing: keep it anyway, it
-    # serves future questions whose more specific segment has no threshold
+    claimed: set[int] = set()
+    for level in sorted({_level(k) for k in members}):
+        taken: set[int] = set()
+        for key, rows in sorted(members.items()):
+            if _level(key) != level:
+                continue
+            idx = [i for i in rows if i not in claimed]
+            labels = [bool(correct[i]) for i in idx]
+            if len(idx) < min_segment or all(labels) or not any(labels):
+                continue
+            out[key] = threshold_for_precision([scores[i] for i in idx], labels, target,
+                                               [weights[i] for i in idx], z)
+            taken.update(idx)
+        claimed |= taken
     return out
+
+
+def residual(thresholds: Mapping[str, float], segments: Sequence[Sequence[str]]) -> list[int]:
+    """The rows that no segment threshold decides (the global threshold's own)."""
+    return [i for i, keys in enumerate(segments) if not any(k in thresholds for k in keys)]

@@ -7,10 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from answering.calibration import SIGNALS, Calibration, fit_calibration
+from answering.calibration import (
+    MIN_RESIDUAL,
+    SIGNALS,
+    Calibration,
+    fit_calibration,
+    global_threshold,
+    threshold_for_precision,
+)
 from answering.confidence import ProbabilityModel, fit_probability
 from answering.decision import decide
-from answering.segments import segment_keys, segment_thresholds, threshold_for
+from answering.segments import residual, segment_keys, segment_thresholds, threshold_for
 from answering.signals import choices, signals, split_set_probability
 from core.models import SearchHit
 from retrieval.tokenize import Tokenizer, TokenizerConfig
@@ -108,9 +115,79 @@ def test_segment_with_enough_labels_gets_its_own_threshold_and_a_small_one_falls
     # x: from 0.45 up, 50 right of 55 (0.909); from 0.44, 50 of 56 (0.893). y: from 0.78, 20 of 22 (0.909)
     assert th["source:x"] == 0.45 and th["source:y"] == 0.78
     assert "source:z" not in th and "lang:zh" not in th
-    assert "lang:en" in th
+    assert "lang:en" not in th  # every English question has a source threshold: none left to fit it on
     assert threshold_for(th, ("source:x", "lang:en"), 0.7) == 0.45
     assert threshold_for(th, ("source:z", "lang:zh"), 0.7) == 0.7  # too few labels: the global one
+
+
+def test_a_broad_segment_is_fitted_on_the_questions_no_specific_one_decides() -> None:
+    # 200 Chinese questions of a well-labelled source, right from 0.1 up; 100 Chinese questions spread over five
+    # small sources (20 each, too few for a threshold of their own), right only from 0.8 up
+    scores, correct, segs = [], [], []
+    for i in range(200):
+        v = i / 200
+        scores.append(v)
+        correct.append(v >= 0.1)
+        segs.append(("source:easy", "lang:zh"))
+    for i in range(100):
+        v = i / 100
+        scores.append(v)
+        correct.append(v >= 0.8)
+        segs.append((f"source:small{i % 5}", "lang:zh"))
+    w = [1.0] * len(scores)
+    th = segment_thresholds(scores, correct, w, segs, target=0.9, min_segment=80)
+    # easy: from 0.0 up, 180 right of 200 (0.9). The small sources' 100 questions: from 0.78, 20 of 22 (0.909)
+    assert th == {"source:easy": 0.0, "lang:zh": 0.78}
+    assert threshold_for(th, ("source:small3", "lang:zh"), 0.5) == 0.78
+    # fitted on all 300 Chinese questions, the threshold would have let the small sources answer from 0.72 up
+    # (20 right of 28 there, 0.71): the easy source's questions above it carried the precision
+    assert threshold_for_precision(scores, correct, 0.9, w) == 0.715
+    assert residual(th, segs) == []
+    assert residual({"source:easy": 0.0}, segs) == list(range(200, 300))
+
+
+def test_global_threshold_fitted_on_the_questions_no_segment_decides() -> None:
+    rng = np.random.default_rng(0)
+    rows, correct, segs = [], [], []
+    for i in range(600):
+        reliable = i < 400
+        top = float(rng.uniform())
+        right = bool(top > 0.2) if reliable else bool(rng.uniform() < top * top)
+        rows.append({**dict.fromkeys(SIGNALS, 0.0), "top": top})
+        correct.append(right)
+        segs.append(("source:good",) if reliable else (f"source:tiny{i % 4}",))
+    cal = fit_calibration(rows, correct, 0.9, segments=segs, min_segment=80, allow_boosted=False)
+    assert set(cal.segment_thresholds) == {"source:good"}
+    rest = range(400, 600)
+    answered = [i for i in rest if cal.confidence(rows[i]) >= cal.threshold(segs[i])]
+    assert cal.threshold(("source:tiny1",)) == cal.answer_threshold > cal.segment_thresholds["source:good"]
+    assert answered and sum(correct[i] for i in answered) / len(answered) >= 0.85
+    # the same calibration without segments: one threshold for all, set by the reliable source's questions
+    flat = fit_calibration(rows, correct, 0.9, allow_boosted=False)
+    lax = [i for i in rest if flat.confidence(rows[i]) >= flat.answer_threshold]
+    assert sum(correct[i] for i in lax) / len(lax) < 0.8
+
+
+def test_global_threshold_from_the_residual_questions() -> None:
+    # 200 questions a segment threshold decides and 30 left to the global one (indices 200..229)
+    scores = [i / 200 for i in range(200)] + [i / 30 for i in range(30)]
+    rest = list(range(200, 230))
+    w = [1.0] * 230
+    hard_rest = [s >= 0.1 for s in scores[:200]] + [s >= 0.8 for s in scores[200:]]
+    # all 230: from 0.105 (185 right of 205); the 30 alone: from 0.8 (6 of 6). 30 < 80 rows: the higher
+    assert threshold_for_precision(scores, hard_rest, 0.9, w) == 0.105
+    assert global_threshold(scores, hard_rest, w, rest, 0.9, 80, 0.0) == 0.8
+    easy_rest = [s >= 0.8 for s in scores[:200]] + [s >= 0.1 for s in scores[200:]]
+    # all 230: from 0.775; the 30 alone: from 0.0 (27 of 30). Too few to lower it; with 20 rows enough, their own
+    assert global_threshold(scores, easy_rest, w, rest, 0.9, 80, 0.0) == 0.775
+    assert global_threshold(scores, easy_rest, w, rest, 0.9, 20, 0.0) == 0.0
+    # enough of them, but all wrong and unsure (none above 0.2): nothing says how sure is sure enough among
+    # them, and their threshold (just above 0.2) would answer surer ones blindly; every question's instead
+    low = scores[:200] + [s * 0.2 for s in scores[200:]]
+    assert global_threshold(low, easy_rest[:200] + [False] * 30, w, rest, 0.9, 20, 0.0) == 0.78
+    # fewer than MIN_RESIDUAL left, or nothing claimed by a segment: every question's threshold
+    assert global_threshold(scores, hard_rest, w, rest[:MIN_RESIDUAL - 1], 0.9, 80, 0.0) == 0.105
+    assert global_threshold(scores, hard_rest, w, list(range(230)), 0.9, 80, 0.0) == 0.105
 
 
 def test_segment_keys_most_specific_first() -> None:
