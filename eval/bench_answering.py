@@ -124,6 +124,18 @@ def open_kb(home: Path, **settings: Any) -> KnowledgeBase:
                               english=CachingEmbedder(english) if english is not None else None)
 
 
+def fit_on_dev(kb: KnowledgeBase, dev: Sequence[Item], fitted_on: str, share: float | None = None,
+               ) -> tuple[Calibration, str]:
+    """Fusion, then calibration, fitted on labelled dev questions as `kb fit-fusion FILE` and `kb calibrate FILE`
+    fit them; the fusion is left in place. (calibration, fusion model name)"""
+    vectors = kb.embedder.embed_queries([q for q, _ in dev])
+    dev_c = [kb.searcher.candidates(q, vector=v) for (q, _), v in zip(dev, vectors, strict=True)]
+    fit = fit_on_candidates([(c, g) for c, (_, g) in zip(dev_c, dev, strict=True) if g])
+    kb.searcher.fusion = fit.model
+    cal = kb.fitter.fit_rows([(q, tuple(g)) for q, g in dev], fitted_on=fitted_on, share=share, absent=True)
+    return cal, fit.model_name
+
+
 def run_set(kb: KnowledgeBase, data: AnsweringSet) -> dict[str, Any]:
     """Both settings on one ingested set."""
     started = time.perf_counter()
@@ -141,14 +153,8 @@ def run_set(kb: KnowledgeBase, data: AnsweringSet) -> dict[str, Any]:
     packaged = default_calibration()
     if packaged is not None:
         out["package_default"] = {**outcomes(kb, packaged, test), "calibration": _cal_summary(packaged)}
-    # calibrated: fusion and calibration fitted on dev
-    vectors = kb.embedder.embed_queries([q for q, _ in dev])
-    dev_c = [kb.searcher.candidates(q, vector=v) for (q, _), v in zip(dev, vectors, strict=True)]
-    fit = fit_on_candidates([(c, g) for c, (_, g) in zip(dev_c, dev, strict=True) if g])
-    kb.searcher.fusion = fit.model
-    cal = kb.fitter.fit_rows([(q, tuple(g)) for q, g in dev], fitted_on=f"{data.name} dev",
-                             share=data.unanswerable_share, absent=True)  # as `kb calibrate FILE` fits
-    out["calibrated"] = {**outcomes(kb, cal, test), "calibration": _cal_summary(cal), "fusion": fit.model_name}
+    cal, fusion = fit_on_dev(kb, dev, f"{data.name} dev", data.unanswerable_share)
+    out["calibrated"] = {**outcomes(kb, cal, test), "calibration": _cal_summary(cal), "fusion": fusion}
     out["n_dev"] = len(dev)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out

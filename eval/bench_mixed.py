@@ -35,11 +35,19 @@ from core.offline import apply_offline_env
 apply_offline_env()
 
 from answering.calibration import Calibration, default_calibration  # noqa: E402
-from eval.bench_answering import SAMPLE, Item, _cal_summary, _git_commit, _ingest, open_kb, outcomes  # noqa: E402
+from eval.bench_answering import (  # noqa: E402
+    SAMPLE,
+    Item,
+    _cal_summary,
+    _git_commit,
+    _ingest,
+    fit_on_dev,
+    open_kb,
+    outcomes,
+)
 from eval.datasets import REPO, banking77_answering, cmrc2018, sample_eval  # noqa: E402
 from ingest.pipeline import IngestReport  # noqa: E402
 from retrieval.fusion import default_fusion  # noqa: E402
-from retrieval.fusion_fit import fit_on_candidates  # noqa: E402
 from service.knowledge_base import KnowledgeBase  # noqa: E402
 
 Tagged = tuple[str, frozenset[str], str]
@@ -99,12 +107,8 @@ def run(home: Path) -> dict[str, Any]:
         assert packaged is not None, "the package default calibration ships with the package"
         out["no_labels"] = report(kb, packaged, test)
         out["auto_faq_only"] = report(kb, kb.fitter.auto(), test)
-        vectors = kb.embedder.embed_queries([q for q, _, _ in dev])
-        candidates = [kb.searcher.candidates(q, vector=v) for (q, _, _), v in zip(dev, vectors, strict=True)]
-        fit = fit_on_candidates([(c, g) for c, (_, g, _) in zip(candidates, dev, strict=True) if g])
-        kb.searcher.fusion = fit.model
-        cal = kb.fitter.fit_rows([(q, tuple(g)) for q, g, _ in dev], fitted_on="mixed dev", absent=True)
-        out["calibrated"] = {**report(kb, cal, test), "fusion": fit.model_name}
+        cal, fusion = fit_on_dev(kb, [(q, g) for q, g, _ in dev], "mixed dev")
+        out["calibrated"] = {**report(kb, cal, test), "fusion": fusion}
     finally:
         kb.close()
     out["setup"] = {"dev": len(dev), "test": len(test),
