@@ -297,6 +297,17 @@ def git_commit() -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (absolute req/s differ about 2x between the machines these sessions run on)."""
+    import platform
+
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text(encoding="utf-8").splitlines() if info.is_file() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
 def generator_name(choice: str) -> str:
     if choice == "python" or (choice == "auto" and not wrk_available()):
         return "python asyncio httpx (eval.loadgen)"
@@ -359,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "commit": git_commit(), "date": started.isoformat(timespec="seconds"), "entries": len(data.entries),
         "generator": generator_name(args.generator),
         "duration_s": args.duration, "quick": args.quick, "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         "pool_questions": len(data.pool), "zipf_exponent": args.zipf_exponent, "new_entries": len(data.new_entries),
         "auth_header": bool(args.api_key), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
