@@ -97,6 +97,10 @@ class CalibrationFitter:
         self.mask = mask or (lambda t: t)
         self.min_segment = min_segment
 
+    def learned_from(self, question: str) -> Exclude:
+        """The learned phrasings that are this question, as the knowledge base would have stored it."""
+        return learned_from_question(question, self.mask)
+
     def hits(self, question: str, vector: np.ndarray, exclude: Exclude | None = None,
              context: str | None = None) -> list[SearchHit]:
         """The ranked hits of a question, with the index points ``exclude`` rejects left out (``context``:
@@ -170,8 +174,12 @@ class CalibrationFitter:
                 len(more))
 
     def fit(self, questions: Labelled, fitted_on: str = "") -> Calibration:
-        """Fit, and keep the questions so ``refit`` can run after the knowledge base has learned."""
-        calibration = self.fit_rows(questions, fitted_on=fitted_on, share=self.unanswerable_share, absent=True)
+        """Fit, and keep the questions so ``refit`` can run after the knowledge base has learned. Each question
+        is scored without the phrasings learned from it (from this file, or from feedback on it before): matched
+        to itself verbatim, it would look like the easy question it no longer is for a new customer."""
+        excludes: list[Exclude | None] = [self.learned_from(q) for q, _ in questions]
+        calibration = self.fit_rows(questions, excludes, fitted_on=fitted_on, share=self.unanswerable_share,
+                                    absent=True)
         self.store.meta.set(MetaKey.calibration_set, {"fitted_on": fitted_on.removesuffix(REFIT_SUFFIX),
                                                       "questions": [[q, list(g)] for q, g in questions]})
         return calibration
@@ -183,7 +191,7 @@ class CalibrationFitter:
         if not stored:
             raise BadInput("no calibration questions stored yet: run `kb calibrate EVALFILE` once")
         questions = [(q, tuple(g)) for q, g in stored["questions"]]
-        excludes: list[Exclude | None] = [learned_from_question(q, self.mask) for q, _ in questions]
+        excludes: list[Exclude | None] = [self.learned_from(q) for q, _ in questions]
         return self.fit_rows(questions, excludes, fitted_on=f"{stored['fitted_on']}{REFIT_SUFFIX}",
                              share=self.unanswerable_share, absent=True)
 

@@ -33,7 +33,7 @@ def fit_fusion(
         from retrieval.fusion_fit import fit_fusion as fit
 
         with opened(config) as kb:
-            result = fit(kb.searcher, to_labelled(rows))
+            result = fit(kb.searcher, to_labelled(rows), kb.fitter.learned_from)
             kb.set_fusion(result.model)
         summary = result.summary()
     typer.echo(summary)
@@ -52,11 +52,16 @@ def calibrate(
     auto: Annotated[bool, typer.Option("--auto", help=(
         "No labels: held-out phrasings of entries with several phrasings as questions to answer, built-in "
         "generic out-of-domain questions (zh + en) as questions to hand off."))] = False,
+    learn: Annotated[bool, typer.Option("--learn/--no-learn", help=(
+        "First add each labelled question as a phrasing of its one gold entry (a new version of the entry, "
+        "undone by `kb rollback`); the fit then scores each question without the phrasing it became."))] = True,
 ) -> None:
     """Fit the answer confidence and derive the answer threshold from the target precision."""
     from answering.calibration import Calibration
     from eval.run import load_rows
+    from learning.labels import LabelsLearned
 
+    learned: LabelsLearned | None = None
     config = settings(target_precision=target_precision, unanswerable_share=unanswerable_share)
     rows = None if eval_file is None else [(q.question, list(q.gold_ids)) for q in load_rows(eval_file, split or None)]
     fitted_on = f"{eval_file}:{split or 'all'}"
@@ -67,19 +72,26 @@ def calibrate(
         raise BadInput("--auto takes no evaluation file")
     if client is not None:
         body: dict[str, Any] = {"questions": rows, "fitted_on": fitted_on, "target_precision": target_precision,
-                                "unanswerable_share": unanswerable_share, "auto": auto}
-        cal = Calibration.model_validate(client.run_job("/v1/admin/calibrate", body, "calibrate"))
+                                "unanswerable_share": unanswerable_share, "auto": auto, "learn": learn}
+        out = dict(client.run_job("/v1/admin/calibrate", body, "calibrate"))
+        if out.get("learned") is not None:
+            learned = LabelsLearned.model_validate(out.pop("learned"))
+        cal = Calibration.model_validate(out)
     elif auto:
         with opened(config) as kb:
             cal = kb.auto_calibrate()
     else:
         with opened(config) as kb:
+            if rows is not None and learn:
+                learned = kb.learn_labelled(rows, f"labels:{fitted_on}", "local")
             cal = kb.recalibrate() if rows is None else kb.fit_calibration(rows, fitted_on=fitted_on)
     clarify = "none" if cal.clarify_threshold is None else f"{cal.clarify_threshold:.3f}"
     typer.echo(f"calibrated on {cal.n} questions: answer threshold {cal.answer_threshold:.3f} gives precision "
                f"{cal.dev_precision} at coverage {cal.dev_coverage} (out-of-fold, target {cal.target_precision}); "
                f"clarify threshold {clarify}, clarify rate {cal.dev_clarify_rate}, "
                f"self-served {cal.dev_self_served}, {len(cal.segment_thresholds)} segment threshold(s)")
+    if learned is not None:
+        typer.echo(learned.summary())
 
 
 def _train_remote(client: Any, kind: str, path: Path, fields: dict[str, Any]) -> dict[str, Any]:

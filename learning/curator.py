@@ -5,6 +5,7 @@
 - ``review.py``: editors' actions on candidates and entries, the flagged list, the entry view;
 - ``demotion.py``: demotions in memory and the generation counter other processes poll;
 - ``versions.py``: the one write path for entry changes with version snapshots;
+- ``labels.py``: labelled questions (``kb calibrate FILE``) learned as phrasings;
 - ``retention.py``: the purge of asks, feedback and sessions past retention.
 
 Learning counts distinct callers (``core.caller.Caller``: the API key), so one caller cannot demote an entry or
@@ -13,7 +14,7 @@ promote a candidate alone. Every text learned is PII-masked and screened for pro
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from retrieval.embed import Embedder
 
 from .demotion import Demotions
 from .feedback import FeedbackLearner
+from .labels import LabelsLearned, learn_labelled
 from .records import Feedback, FeedbackOutcome, Resolution, ResolutionOutcome
 from .resolutions import ResolutionLearner, Searcher
 from .retention import Purged, purge_expired
@@ -66,6 +68,14 @@ class Curator:
 
     def resolve(self, body: Resolution, caller: Caller | None = None) -> ResolutionOutcome:
         return self.resolutions.resolve(body, caller or Caller.local())
+
+    def learn_labelled(self, questions: Sequence[tuple[str, Sequence[str]]], origin: str,
+                       actor: str | None = None) -> LabelsLearned:
+        """Labelled questions as phrasings of their entries (``labels.py``)."""
+        learned = learn_labelled(self.writer, self.store, questions, origin, actor)
+        if learned.learned:
+            self.bump()
+        return learned
 
     def purge_expired(self, now: dt.datetime | None = None) -> Purged:
         return purge_expired(self.store, self.settings, now)

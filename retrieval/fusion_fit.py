@@ -7,7 +7,8 @@ never worse than either of them on the development split."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -92,9 +93,24 @@ def fit_on_candidates(pool: Sequence[tuple[list[Candidate], frozenset[str]]], k:
     return FitResult(model=options[best], scores=scores, n_questions=len(pool))
 
 
-def collect(searcher: HybridSearcher, labelled: Sequence[Labelled]) -> list[tuple[list[Candidate], frozenset[str]]]:
-    return [(searcher.candidates(item.question), item.gold) for item in labelled]
+ExcludeFor = Callable[[str], Callable[[dict[str, Any]], bool]]
+"""Per question, the index points its ranking must leave out (payload -> True to leave out)."""
 
 
-def fit_fusion(searcher: HybridSearcher, labelled: Sequence[Labelled]) -> FitResult:
-    return fit_on_candidates(collect(searcher, labelled), k=getattr(searcher.fusion, "k", 60))
+def collect(searcher: HybridSearcher, labelled: Sequence[Labelled], exclude_for: ExcludeFor | None = None,
+            ) -> list[tuple[list[Candidate], frozenset[str]]]:
+    """Each question's candidates; with ``exclude_for``, without the points it names (the phrasings the
+    knowledge base learned from that very question: fitted on questions matched to themselves verbatim, the
+    fusion would learn to trust the dense score far more than a new question warrants)."""
+    if exclude_for is None:
+        return [(searcher.candidates(item.question), item.gold) for item in labelled]
+    out = []
+    for item in labelled:
+        hits = searcher.hits(item.question, searcher.embed_query(item.question), full=True)
+        out.append((searcher.build(hits.without(exclude_for(item.question))), item.gold))
+    return out
+
+
+def fit_fusion(searcher: HybridSearcher, labelled: Sequence[Labelled], exclude_for: ExcludeFor | None = None,
+               ) -> FitResult:
+    return fit_on_candidates(collect(searcher, labelled, exclude_for), k=getattr(searcher.fusion, "k", 60))

@@ -14,6 +14,7 @@ from core.errors import BadInput, Cancelled
 from service.disk import check_ingest_space, input_bytes
 
 if TYPE_CHECKING:
+    from learning.labels import LabelsLearned
     from service.jobs import Handler, JobProgress
     from service.knowledge_base import KnowledgeBase
 
@@ -79,22 +80,28 @@ def reindex(kb: KnowledgeBase, params: dict[str, Any], progress: JobProgress) ->
 
 def calibrate(kb: KnowledgeBase, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
     """``questions`` [[question, gold_ids]...] or none (refit on the stored questions); ``auto`` fits with no
-    labels; ``target_precision``/``unanswerable_share`` override the server's settings for this fit only."""
+    labels; ``target_precision``/``unanswerable_share`` override the server's settings for this fit only; ``learn``
+    (default true) first adds the labelled questions as phrasings of their entries (``learning.labels``)."""
     fitter = copy.copy(kb.fitter)
     if params.get("target_precision") is not None:
         fitter.target_precision = float(params["target_precision"])
     if params.get("unanswerable_share") is not None:
         fitter.unanswerable_share = float(params["unanswerable_share"])
     questions = params.get("questions")
+    learned: LabelsLearned | None = None
     progress(len(questions or []), "calibrate")
     if params.get("auto"):
         calibration = fitter.auto()
     elif questions is None:
         calibration = fitter.refit()
     else:
-        calibration = fitter.fit([(str(q), list(g)) for q, g in questions], str(params.get("fitted_on", "")))
+        labelled = [(str(q), list(g)) for q, g in questions]
+        if params.get("learn", True):
+            learned = kb.learn_labelled(labelled, f"labels:{params.get('fitted_on') or 'calibrate'}",
+                                        params.get("actor"))
+        calibration = fitter.fit(labelled, str(params.get("fitted_on", "")))
     kb.set_calibration(calibration)
-    return calibration.model_dump()
+    return {**calibration.model_dump(), **({"learned": learned.model_dump()} if learned is not None else {})}
 
 
 def fit_fusion(kb: KnowledgeBase, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
@@ -104,7 +111,7 @@ def fit_fusion(kb: KnowledgeBase, params: dict[str, Any], progress: JobProgress)
     labelled = [Labelled(question=q["question"], gold=frozenset(q["gold_ids"]))
                 for q in params.get("questions", []) if q.get("gold_ids")]
     progress(len(labelled), "fit-fusion")
-    result = fit(kb.searcher, labelled)
+    result = fit(kb.searcher, labelled, kb.fitter.learned_from)
     kb.set_fusion(result.model)
     return {"summary": result.summary()}
 

@@ -33,6 +33,7 @@ from ingest.pipeline import Ingestor, IngestReport
 from ingest.tickets import TicketMapping
 from learning.curator import Curator
 from learning.gaps import find_gaps
+from learning.labels import LabelsLearned
 from learning.records import Feedback, FeedbackOutcome, Resolution, ResolutionOutcome
 from learning.retention import Purged
 from retrieval.batching import EmbeddingLRU, close_embedder, serving_embedder
@@ -260,6 +261,13 @@ class KnowledgeBase:
         self.store.meta.set(MetaKey.calibration, calibration.model_dump())
         self.answerer.calibration = calibration
         self.curator.bump()
+
+    def learn_labelled(self, questions: Labelled, origin: str = "labels", actor: str | None = None) -> LabelsLearned:
+        """Labelled questions as phrasings of their entries (``kb calibrate FILE`` does this first, see
+        ``learning.labels``); a following ``fit_calibration`` scores each without the phrasing it became."""
+        learned = self.curator.learn_labelled(questions, origin, actor)
+        self.refresh_products(force=False)
+        return learned
 
     def fit_calibration(self, questions: Labelled, fitted_on: str = "") -> Calibration:
         """Fit the confidence on labelled questions and make it live (see ``CalibrationFitter``)."""
