@@ -54,7 +54,9 @@ def calibrate(
         "generic out-of-domain questions (zh + en) as questions to hand off."))] = False,
     learn: Annotated[bool, typer.Option("--learn/--no-learn", help=(
         "First add each labelled question as a phrasing of its one gold entry (a new version of the entry, "
-        "undone by `kb rollback`); the fit then scores each question without the phrasing it became."))] = True,
+        "undone by `kb review rollback`); the fit then scores each question without the phrasing it became. "
+        "Answers far more questions directly, at a precision that lands below the target more often (README, "
+        "'Calibration')."))] = False,
 ) -> None:
     """Fit the answer confidence and derive the answer threshold from the target precision."""
     from answering.calibration import Calibration

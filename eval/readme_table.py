@@ -82,8 +82,8 @@ def _answering(answering: dict[str, Any]) -> list[str]:
            "| set | labels | self-served | answered right | clarified (gold offered) | clarify rate | precision of "
            "answers | out-of-scope handed off |", "|---|---|---|---|---|---|---|---|"]
     for name in sets:
-        for mode, label in (("calibrated", "`kb calibrate` on dev (learns them)"),
-                            ("calibrated_without_learning", "`kb calibrate --no-learn` on dev"),
+        for mode, label in (("calibrated", "`kb calibrate` on dev"),
+                            ("calibrated_learning", "`kb calibrate --learn` on dev"),
                             ("no_labels", "none (`--auto`)"),
                             ("package_default_loso", "none (package default fitted without this set)")):
             r = answering[name].get(mode)

@@ -81,7 +81,7 @@ def reindex(kb: KnowledgeBase, params: dict[str, Any], progress: JobProgress) ->
 def calibrate(kb: KnowledgeBase, params: dict[str, Any], progress: JobProgress) -> dict[str, Any]:
     """``questions`` [[question, gold_ids]...] or none (refit on the stored questions); ``auto`` fits with no
     labels; ``target_precision``/``unanswerable_share`` override the server's settings for this fit only; ``learn``
-    (default true) first adds the labelled questions as phrasings of their entries (``learning.labels``)."""
+    (default false) first adds the labelled questions as phrasings of their entries (``learning.labels``)."""
     fitter = copy.copy(kb.fitter)
     if params.get("target_precision") is not None:
         fitter.target_precision = float(params["target_precision"])
@@ -96,7 +96,7 @@ def calibrate(kb: KnowledgeBase, params: dict[str, Any], progress: JobProgress) 
         calibration = fitter.refit()
     else:
         labelled = [(str(q), list(g)) for q, g in questions]
-        if params.get("learn", True):
+        if params.get("learn"):
             learned = kb.learn_labelled(labelled, f"labels:{params.get('fitted_on') or 'calibrate'}",
                                         params.get("actor"))
         calibration = fitter.fit(labelled, str(params.get("fitted_on", "")))

@@ -129,8 +129,8 @@ def reindex(owner: Owner, caller: Admin) -> JobView:
 @router.post("/admin/calibrate", response_model=JobView, status_code=202)
 def calibrate(owner: Owner, caller: Admin, body: Annotated[dict[str, Any], Body()]) -> JobView:
     """``questions`` [[question, gold_ids]...] (null: refit on the stored ones), ``fitted_on``, ``auto``,
-    ``target_precision``, ``unanswerable_share``, ``learn`` (default true: the labelled questions become
-    phrasings of their entries first, in versions by this caller)."""
+    ``target_precision``, ``unanswerable_share``, ``learn`` (default false; true: the labelled questions
+    become phrasings of their entries first, in versions by this caller)."""
     return _jobs(owner).submit("calibrate", {**body, "actor": caller.name}, caller)
 
 

@@ -149,7 +149,7 @@ def test_review_and_calibrate_through_the_server(server: Server, tmp_path: Path)
     assert r.returncode == 2 and "already rejected" in r.stderr  # same exit code as working directly
 
     assert kb(server.home, "ingest", str(SAMPLE / "faq.jsonl")).returncode == 0
-    r = kb(server.home, "calibrate", str(SAMPLE / "eval.jsonl"))
+    r = kb(server.home, "calibrate", str(SAMPLE / "eval.jsonl"), "--learn")
     assert r.returncode == 0 and r.stdout.startswith("calibrated on 99 questions"), r.stderr
     assert r.stdout.splitlines()[1].startswith("learned 62 labelled question(s) as phrasings of 60 entries")
     stats = json.loads(kb(server.home, "stats", "--json").stdout)
