@@ -68,10 +68,12 @@ def calibrate(
     rows = None if eval_file is None else [(q.question, list(q.gold_ids)) for q in load_rows(eval_file, split or None)]
     fitted_on = f"{eval_file}:{split or 'all'}"
     client = server(config)
-    if auto and eval_file is not None:
-        from core.errors import BadInput
+    from core.errors import BadInput
 
+    if auto and eval_file is not None:
         raise BadInput("--auto takes no evaluation file")
+    if learn and eval_file is None:
+        raise BadInput("--learn needs a labelled file")
     if client is not None:
         body: dict[str, Any] = {"questions": rows, "fitted_on": fitted_on, "target_precision": target_precision,
                                 "unanswerable_share": unanswerable_share, "auto": auto, "learn": learn}

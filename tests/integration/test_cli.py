@@ -62,6 +62,8 @@ def test_cli_fit_fusion_and_calibrate(tmp_path: Path) -> None:
                                                "(not learned: 21 not an entry, 2 rejected duplicate, ")
     stats = json.loads(kb(home, "stats", "--json").stdout)
     assert stats["fusion"]["kind"] in {"rrf", "linear"} and stats["calibration"]["n"] == 99
+    r = kb(home, "calibrate", "--learn")
+    assert r.returncode == 2 and "--learn needs a labelled file" in r.stderr
     r = kb(home, "calibrate", str(tmp_path / "missing.jsonl"))
     assert r.returncode == 2 and "no such evaluation file" in r.stderr
 
