@@ -5,7 +5,7 @@
 - ``review.py``: editors' actions on candidates and entries, the flagged list, the entry view;
 - ``demotion.py``: demotions in memory and the generation counter other processes poll;
 - ``versions.py``: the one write path for entry changes with version snapshots;
-- ``labels.py``: labelled questions (``kb calibrate FILE``) learned as phrasings;
+- ``labels.py``: labelled questions learned as phrasings (``kb calibrate FILE --learn``);
 - ``retention.py``: the purge of asks, feedback and sessions past retention.
 
 Learning counts distinct callers (``core.caller.Caller``: the API key), so one caller cannot demote an entry or

@@ -263,7 +263,7 @@ class KnowledgeBase:
         self.curator.bump()
 
     def learn_labelled(self, questions: Labelled, origin: str = "labels", actor: str | None = None) -> LabelsLearned:
-        """Labelled questions as phrasings of their entries (``kb calibrate FILE`` does this first, see
+        """Labelled questions as phrasings of their entries (``kb calibrate FILE --learn`` does this first, see
         ``learning.labels``); a following ``fit_calibration`` scores each without the phrasing it became."""
         learned = self.curator.learn_labelled(questions, origin, actor)
         self.refresh_products(force=False)
